@@ -1,0 +1,448 @@
+//! A trace as the analyzer sees it: any set of segment files (paths, directories, globs),
+//! grouped by recording, read in time order, with the hash chain verified.
+//!
+//! Segments of one recording are read one after the other (one open file per recording);
+//! recordings are merged by wall-clock time. Records a few milliseconds out of order (the
+//! ring buffer orders by reservation, not by timestamp) are put back in order by a bounded
+//! reorder buffer, so memory does not grow with the trace.
+
+use crate::error::TraceError;
+use crate::meta::{ClockAnchor, SegmentFooter, SegmentMeta};
+use crate::reader::{Damage, RawRecord, SegmentReader, SegmentSeal};
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
+use std::path::{Path, PathBuf};
+
+/// Default reorder window: records up to this much older than the newest seen are still
+/// put in order.
+pub const DEFAULT_REORDER_NS: u64 = 250_000_000;
+/// Records held at most by one reorder buffer.
+const REORDER_CAP: usize = 1 << 20;
+
+/// Expands inputs: files as given, directories to the `*.zst` files inside, glob patterns
+/// to their matches. Fails naming the input that matched nothing.
+pub fn expand_inputs<P: AsRef<Path>>(inputs: &[P]) -> Result<Vec<PathBuf>, TraceError> {
+    let mut out = Vec::new();
+    for input in inputs {
+        let p = input.as_ref();
+        if p.is_dir() {
+            let rd = std::fs::read_dir(p).map_err(|e| TraceError::io(p, e))?;
+            let mut found: Vec<PathBuf> = rd
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.is_file() && f.extension().is_some_and(|x| x == "zst"))
+                .collect();
+            if found.is_empty() {
+                return Err(TraceError::NoInput { pattern: p.display().to_string() });
+            }
+            found.sort();
+            out.extend(found);
+        } else if p.exists() {
+            out.push(p.to_path_buf());
+        } else {
+            let s = p.to_string_lossy();
+            if s.contains(['*', '?', '[']) {
+                let found: Vec<PathBuf> = glob::glob(&s)
+                    .map_err(|e| TraceError::NoInput { pattern: format!("{s} ({e})") })?
+                    .filter_map(Result::ok)
+                    .filter(|f| f.is_file())
+                    .collect();
+                if found.is_empty() {
+                    return Err(TraceError::NoInput { pattern: s.into_owned() });
+                }
+                out.extend(found);
+            } else {
+                return Err(TraceError::io(
+                    p,
+                    std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory"),
+                ));
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// A segment's header, read when the trace set is opened.
+#[derive(Debug, Clone)]
+pub struct SegmentHead {
+    /// The file.
+    pub path: PathBuf,
+    /// Header metadata.
+    pub meta: SegmentMeta,
+    /// Format version.
+    pub version: (u16, u16),
+    /// File size.
+    pub file_len: u64,
+}
+
+/// What reading a segment to its end found.
+#[derive(Debug, Clone)]
+pub struct SegmentReport {
+    /// Index into [`TraceSet::segments`].
+    pub index: usize,
+    /// Footer, if the segment was closed cleanly.
+    pub footer: Option<SegmentFooter>,
+    /// Hash verdict.
+    pub seal: SegmentSeal,
+    /// Damage found.
+    pub damage: Vec<Damage>,
+    /// Frames read.
+    pub frames: u64,
+    /// Records read (header and footer included).
+    pub records: u64,
+}
+
+/// One recording: segments sharing a trace id, in sequence order.
+#[derive(Debug, Clone)]
+pub struct Recording {
+    /// The trace id.
+    pub trace_id: String,
+    /// Indexes into [`TraceSet::segments`], by sequence number.
+    pub segments: Vec<usize>,
+    /// Clock anchor of its first segment, used for the whole recording so that order
+    /// within one boot is the order of boot-time timestamps.
+    pub anchor: ClockAnchor,
+}
+
+/// Every segment given, grouped into recordings.
+#[derive(Debug, Clone)]
+pub struct TraceSet {
+    /// Segment headers, in input order.
+    pub segments: Vec<SegmentHead>,
+    /// Recordings, ordered by start time.
+    pub recordings: Vec<Recording>,
+}
+
+impl TraceSet {
+    /// Expands `inputs` and reads every segment header. Any unreadable file or file that is
+    /// not a segment is an error naming it.
+    pub fn open<P: AsRef<Path>>(inputs: &[P]) -> Result<Self, TraceError> {
+        let paths = expand_inputs(inputs)?;
+        let mut segments = Vec::with_capacity(paths.len());
+        for path in paths {
+            let r = SegmentReader::open(&path)?;
+            segments.push(SegmentHead {
+                meta: r.meta().clone(),
+                version: r.version(),
+                file_len: r.file_len(),
+                path,
+            });
+        }
+        let mut recordings: Vec<Recording> = Vec::new();
+        for (i, s) in segments.iter().enumerate() {
+            match recordings.iter_mut().find(|r| r.trace_id == s.meta.trace_id) {
+                Some(r) => r.segments.push(i),
+                None => recordings.push(Recording {
+                    trace_id: s.meta.trace_id.clone(),
+                    segments: vec![i],
+                    anchor: ClockAnchor::default(),
+                }),
+            }
+        }
+        for r in &mut recordings {
+            r.segments.sort_by(|&a, &b| {
+                let (sa, sb) = (&segments[a], &segments[b]);
+                sa.meta.seq.cmp(&sb.meta.seq).then_with(|| sa.path.cmp(&sb.path))
+            });
+            r.anchor = segments[r.segments[0]].meta.clock;
+        }
+        recordings.sort_by_key(|r| r.anchor.wall(segments[r.segments[0]].meta.clock.boot_ns));
+        Ok(TraceSet { segments, recordings })
+    }
+
+    /// Reads every record of every segment in time order.
+    pub fn records(&self) -> Merged {
+        self.records_with_window(DEFAULT_REORDER_NS)
+    }
+
+    /// Like [`records`](Self::records) with another reorder window (ns).
+    pub fn records_with_window(&self, window_ns: u64) -> Merged {
+        let cursors = self
+            .recordings
+            .iter()
+            .enumerate()
+            .map(|(ri, r)| Cursor {
+                recording: ri,
+                paths: r.segments.iter().map(|&i| (i, self.segments[i].path.clone())).collect(),
+                next_seg: 0,
+                reader: None,
+                reorder: BinaryHeap::new(),
+                arrivals: 0,
+                max_ts: 0,
+                window: window_ns,
+                exhausted: false,
+                anchor: r.anchor,
+                last_emitted: 0,
+            })
+            .collect();
+        Merged {
+            cursors,
+            heads: BinaryHeap::new(),
+            pending: Vec::new(),
+            started: false,
+            reports: Vec::new(),
+            errors: Vec::new(),
+            out_of_order: 0,
+        }
+    }
+}
+
+/// A record with where it came from and when it happened.
+#[derive(Debug, Clone)]
+pub struct MergedRecord {
+    /// The record.
+    pub rec: RawRecord,
+    /// Index of its segment in [`TraceSet::segments`].
+    pub segment: usize,
+    /// Index of its recording in [`TraceSet::recordings`].
+    pub recording: usize,
+    /// Wall-clock time, ns since the Unix epoch.
+    pub wall_ns: i128,
+}
+
+struct Pending {
+    ts: u64,
+    arrival: u64,
+    item: MergedRecord,
+}
+
+impl PartialEq for Pending {
+    fn eq(&self, o: &Self) -> bool {
+        self.ts == o.ts && self.arrival == o.arrival
+    }
+}
+impl Eq for Pending {}
+impl PartialOrd for Pending {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Pending {
+    fn cmp(&self, o: &Self) -> Ordering {
+        (self.ts, self.arrival).cmp(&(o.ts, o.arrival))
+    }
+}
+
+struct Cursor {
+    recording: usize,
+    paths: Vec<(usize, PathBuf)>,
+    next_seg: usize,
+    reader: Option<(usize, SegmentReader)>,
+    reorder: BinaryHeap<Reverse<Pending>>,
+    arrivals: u64,
+    max_ts: u64,
+    window: u64,
+    exhausted: bool,
+    anchor: ClockAnchor,
+    last_emitted: u64,
+}
+
+impl Cursor {
+    /// Next record in file order, moving to the next segment at the end of one.
+    fn pull(&mut self, reports: &mut Vec<SegmentReport>, errors: &mut Vec<TraceError>) -> Option<MergedRecord> {
+        loop {
+            if let Some((idx, r)) = self.reader.as_mut() {
+                if let Some(rec) = r.next() {
+                    let wall_ns = self.anchor.wall(rec.hdr.ts);
+                    return Some(MergedRecord { rec, segment: *idx, recording: self.recording, wall_ns });
+                }
+                reports.push(SegmentReport {
+                    index: *idx,
+                    footer: r.footer().cloned(),
+                    seal: r.seal(),
+                    damage: r.damage().to_vec(),
+                    frames: r.frames(),
+                    records: r.records(),
+                });
+                self.reader = None;
+            }
+            let (idx, path) = self.paths.get(self.next_seg)?.clone();
+            self.next_seg += 1;
+            match SegmentReader::open(&path) {
+                Ok(r) => self.reader = Some((idx, r)),
+                // The header was readable when the set was opened; it may have changed since.
+                Err(e) => errors.push(e),
+            }
+        }
+    }
+
+    fn next(&mut self, reports: &mut Vec<SegmentReport>, errors: &mut Vec<TraceError>, ooo: &mut u64) -> Option<MergedRecord> {
+        loop {
+            if let Some(Reverse(top)) = self.reorder.peek() {
+                let ripe = self.exhausted
+                    || top.ts.saturating_add(self.window) <= self.max_ts
+                    || self.reorder.len() >= REORDER_CAP;
+                if ripe {
+                    let Reverse(p) = self.reorder.pop()?;
+                    if p.ts < self.last_emitted {
+                        *ooo += 1;
+                    }
+                    self.last_emitted = self.last_emitted.max(p.ts);
+                    return Some(p.item);
+                }
+            }
+            if self.exhausted {
+                return None;
+            }
+            match self.pull(reports, errors) {
+                Some(item) => {
+                    let ts = item.rec.hdr.ts;
+                    self.max_ts = self.max_ts.max(ts);
+                    self.arrivals += 1;
+                    self.reorder.push(Reverse(Pending { ts, arrival: self.arrivals, item }));
+                }
+                None => self.exhausted = true,
+            }
+        }
+    }
+}
+
+/// Iterator over the records of a [`TraceSet`] in time order. After the end,
+/// [`reports`](Merged::reports) tells what each segment's reading found.
+pub struct Merged {
+    cursors: Vec<Cursor>,
+    heads: BinaryHeap<Reverse<(i128, usize, usize)>>,
+    pending: Vec<Head>,
+    started: bool,
+    reports: Vec<SegmentReport>,
+    errors: Vec<TraceError>,
+    out_of_order: u64,
+}
+
+impl std::fmt::Debug for Merged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Merged").field("cursors", &self.cursors.len()).finish_non_exhaustive()
+    }
+}
+
+impl Merged {
+    /// Per-segment results, in the order segments were finished.
+    pub fn reports(&self) -> &[SegmentReport] {
+        &self.reports
+    }
+    /// Segments that could no longer be opened while reading.
+    pub fn errors(&self) -> &[TraceError] {
+        &self.errors
+    }
+    /// Records that arrived later than the reorder window allowed and were emitted out of
+    /// order.
+    pub fn out_of_order(&self) -> u64 {
+        self.out_of_order
+    }
+}
+
+/// Buffered head of each cursor, so the heap can compare them.
+type Head = Option<MergedRecord>;
+
+impl Iterator for Merged {
+    type Item = MergedRecord;
+
+    fn next(&mut self) -> Option<MergedRecord> {
+        // One recording: no cross-recording merge needed.
+        if self.cursors.len() == 1 {
+            let c = &mut self.cursors[0];
+            return c.next(&mut self.reports, &mut self.errors, &mut self.out_of_order);
+        }
+        if !self.started {
+            self.started = true;
+            for i in 0..self.cursors.len() {
+                self.refill(i);
+            }
+        }
+        let Reverse((_, _, i)) = self.heads.pop()?;
+        let item = self.pending[i].take();
+        self.refill(i);
+        item
+    }
+}
+
+impl Merged {
+    fn refill(&mut self, i: usize) {
+        if self.pending.len() < self.cursors.len() {
+            self.pending.resize_with(self.cursors.len(), || None);
+        }
+        let c = &mut self.cursors[i];
+        if let Some(item) = c.next(&mut self.reports, &mut self.errors, &mut self.out_of_order) {
+            self.heads.push(Reverse((item.wall_ns, item.recording, i)));
+            self.pending[i] = Some(item);
+        }
+    }
+}
+
+/// How serious a chain finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// Worth knowing (earlier segments rotated away, a segment not closed cleanly).
+    Note,
+    /// Evidence of damage or tampering.
+    Problem,
+}
+
+/// A finding of the chain verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainFinding {
+    /// How serious.
+    pub severity: Severity,
+    /// What, naming the files.
+    pub message: String,
+}
+
+/// Verifies the SHA-256 chain of every recording from the per-segment reports.
+pub fn verify_chain(set: &TraceSet, reports: &[SegmentReport]) -> Vec<ChainFinding> {
+    let mut out = Vec::new();
+    let note = |m: String| ChainFinding { severity: Severity::Note, message: m };
+    let problem = |m: String| ChainFinding { severity: Severity::Problem, message: m };
+    for rec in &set.recordings {
+        let mut prev: Option<(&SegmentHead, Option<&SegmentReport>)> = None;
+        for &i in &rec.segments {
+            let seg = &set.segments[i];
+            let name = seg.path.display();
+            let report = reports.iter().find(|r| r.index == i);
+            match report.map(|r| &r.seal) {
+                Some(SegmentSeal::Intact) => {}
+                Some(SegmentSeal::Unsealed) => out.push(note(format!(
+                    "{name}: segment {} has no footer (recorder stopped without closing it, or its tail is lost); its content cannot be verified",
+                    seg.meta.seq
+                ))),
+                Some(SegmentSeal::Mismatch { expected, actual }) => out.push(problem(format!(
+                    "{name}: SHA-256 does not match the footer (footer {expected}, content {actual}): the segment was modified or damaged"
+                ))),
+                None => out.push(problem(format!("{name}: segment was not read to its end"))),
+            }
+            match prev {
+                None if seg.meta.seq > 1 => out.push(note(format!(
+                    "{name}: recording {} starts at segment {}: earlier segments were not given or were rotated away",
+                    rec.trace_id, seg.meta.seq
+                ))),
+                None => {}
+                Some((p, _)) if p.meta.seq == seg.meta.seq => out.push(problem(format!(
+                    "{name} and {}: both claim to be segment {} of recording {}",
+                    p.path.display(),
+                    seg.meta.seq,
+                    rec.trace_id
+                ))),
+                Some((p, _)) if p.meta.seq + 1 != seg.meta.seq => out.push(problem(format!(
+                    "recording {}: segments {}..{} are missing between {} and {name}",
+                    rec.trace_id,
+                    p.meta.seq + 1,
+                    seg.meta.seq - 1,
+                    p.path.display()
+                ))),
+                Some((p, pr)) => {
+                    let sealed = pr.and_then(|r| r.footer.as_ref()).map(|f| &f.sha256);
+                    if let Some(sha) = sealed {
+                        if seg.meta.prev_sha256.as_ref() != Some(sha) {
+                            out.push(problem(format!(
+                                "{name}: does not chain to {} (its previous-segment hash differs): a segment was replaced or edited",
+                                p.path.display()
+                            )));
+                        }
+                    }
+                }
+            }
+            prev = Some((seg, report));
+        }
+    }
+    out
+}
