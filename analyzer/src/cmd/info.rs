@@ -1,0 +1,216 @@
+//! `analyzer info`: what a trace is (host, time span, segments), what it holds (counts by
+//! type), what it missed (loss) and whether it is intact (hash chain).
+
+use crate::exit::Outcome;
+use crate::timefmt;
+use rewind_schema::reader::SegmentSeal;
+use rewind_schema::trace::{verify_chain, Severity};
+use rewind_schema::wire::{Layout, Loss};
+use rewind_schema::RecordType;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Arguments of `analyzer info`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Trace segments: files, directories or glob patterns.
+    #[arg(required = true, value_name = "TRACE")]
+    pub traces: Vec<PathBuf>,
+    /// Print one JSON document instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Default)]
+struct RecStats {
+    first: Option<i128>,
+    last: Option<i128>,
+    counts: BTreeMap<String, u64>,
+    lost: u64,
+    loss_windows: Vec<(u32, u64, i128, i128)>,
+    unknown: u64,
+}
+
+/// Runs the command, writing to stdout.
+pub fn run(args: &Args) -> anyhow::Result<Outcome> {
+    let mut out = std::io::stdout().lock();
+    write(args, &mut out)
+}
+
+/// Writes the report on `args.traces` to `out`.
+pub fn write(args: &Args, out: &mut impl Write) -> anyhow::Result<Outcome> {
+    let set = super::open_set(&args.traces)?;
+    let mut stats: Vec<RecStats> = set.recordings.iter().map(|_| RecStats::default()).collect();
+    let mut merged = set.records();
+    for m in merged.by_ref() {
+        let st = &mut stats[m.recording];
+        if m.rec.record_type() != Some(RecordType::ProcessSnapshot) {
+            st.first = Some(st.first.map_or(m.wall_ns, |f| f.min(m.wall_ns)));
+            st.last = Some(st.last.map_or(m.wall_ns, |l| l.max(m.wall_ns)));
+        }
+        let name = match m.rec.record_type() {
+            Some(t) => t.name().to_string(),
+            None => {
+                st.unknown += 1;
+                format!("unknown {:#06x}", m.rec.hdr.rtype)
+            }
+        };
+        *st.counts.entry(name).or_default() += 1;
+        if m.rec.record_type() == Some(RecordType::Loss) {
+            if let Ok(l) = Loss::decode(m.rec.bytes()) {
+                let anchor = set.recordings[m.recording].anchor;
+                st.lost += l.count;
+                st.loss_windows.push((l.loss_cpu, l.count, anchor.wall(l.window_start), anchor.wall(l.window_end)));
+            }
+        }
+    }
+    let findings = verify_chain(&set, merged.reports());
+    let report_of = |i: usize| merged.reports().iter().find(|r| r.index == i);
+    let mut damaged = false;
+
+    let mut recordings_json = Vec::new();
+    for (ri, rec) in set.recordings.iter().enumerate() {
+        let st = &stats[ri];
+        let first = &set.segments[rec.segments[0]];
+        let host = &first.meta.host;
+        let mut segs = Vec::new();
+        for &i in &rec.segments {
+            let s = &set.segments[i];
+            let r = report_of(i);
+            let seal = match r.map(|r| &r.seal) {
+                Some(SegmentSeal::Intact) => "intact",
+                Some(SegmentSeal::Unsealed) => "unsealed",
+                Some(SegmentSeal::Mismatch { .. }) => "MODIFIED",
+                None => "unread",
+            };
+            let damage: Vec<String> = r.map(|r| r.damage.iter().map(|d| d.to_string()).collect()).unwrap_or_default();
+            damaged |= !damage.is_empty();
+            segs.push(json!({
+                "path": s.path.display().to_string(),
+                "seq": s.meta.seq,
+                "bytes": s.file_len,
+                "version": format!("{}.{}", s.version.0, s.version.1),
+                "frames": r.map(|r| r.frames),
+                "records": r.map(|r| r.records),
+                "closed": r.and_then(|r| r.footer.as_ref()).map(|f| f.reason.clone()),
+                "seal": seal,
+                "damage": damage,
+            }));
+        }
+        let span_ns = match (st.first, st.last) {
+            (Some(a), Some(b)) => Some((b - a).max(0) as u64),
+            _ => None,
+        };
+        recordings_json.push(json!({
+            "trace_id": rec.trace_id,
+            "host": host,
+            "recorder_version": first.meta.recorder_version,
+            "capture": first.meta.capture,
+            "first": st.first.map(timefmt::wall),
+            "last": st.last.map(timefmt::wall),
+            "span_ns": span_ns,
+            "segments": segs,
+            "counts": st.counts,
+            "events": st.counts.iter().filter(|(k, _)| *k != "process_snapshot" && *k != "loss").map(|(_, v)| v).sum::<u64>(),
+            "lost": st.lost,
+            "loss_windows": st.loss_windows.iter().map(|(cpu, n, a, b)| json!({
+                "cpu": cpu, "count": n, "from": timefmt::wall(*a), "to": timefmt::wall(*b)
+            })).collect::<Vec<_>>(),
+            "unknown_records": st.unknown,
+        }));
+    }
+    let problems: Vec<&str> = findings.iter().filter(|f| f.severity == Severity::Problem).map(|f| f.message.as_str()).collect();
+    let notes: Vec<&str> = findings.iter().filter(|f| f.severity == Severity::Note).map(|f| f.message.as_str()).collect();
+    let errors: Vec<String> = merged.errors().iter().map(|e| e.to_string()).collect();
+    let partial = damaged || !problems.is_empty() || !errors.is_empty();
+
+    if args.json {
+        let doc = json!({
+            "recordings": recordings_json,
+            "chain": { "verified": problems.is_empty() && notes.is_empty(), "problems": problems, "notes": notes },
+            "errors": errors,
+            "partial": partial,
+        });
+        serde_json::to_writer_pretty(&mut *out, &doc)?;
+        writeln!(out)?;
+    } else {
+        write_text(out, &recordings_json, &problems, &notes, &errors)?;
+    }
+    Ok(if partial { Outcome::Partial } else { Outcome::Clean })
+}
+
+fn s(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "-".into(),
+        other => other.to_string(),
+    }
+}
+
+fn write_text(
+    out: &mut impl Write,
+    recs: &[serde_json::Value],
+    problems: &[&str],
+    notes: &[&str],
+    errors: &[String],
+) -> anyhow::Result<()> {
+    for r in recs {
+        let h = &r["host"];
+        writeln!(out, "Recording {}", s(&r["trace_id"]))?;
+        writeln!(out, "  host       {} (kernel {}, {}, machine-id {}, boot {})", s(&h["hostname"]), s(&h["kernel_release"]), s(&h["arch"]), s(&h["machine_id"]), s(&h["boot_id"]))?;
+        writeln!(out, "  recorder   {} ({} mode)", s(&r["recorder_version"]), s(&r["capture"]["mode"]))?;
+        let span = r["span_ns"].as_u64().map(timefmt::duration).unwrap_or_else(|| "-".into());
+        writeln!(out, "  time       {} .. {} ({span})", s(&r["first"]), s(&r["last"]))?;
+        writeln!(out, "  events     {}", r["events"])?;
+        let lost = r["lost"].as_u64().unwrap_or(0);
+        if lost == 0 {
+            writeln!(out, "  loss       none reported")?;
+        } else {
+            writeln!(out, "  loss       {lost} records LOST; outputs covering these windows are incomplete:")?;
+            for w in r["loss_windows"].as_array().into_iter().flatten() {
+                writeln!(out, "               cpu {} lost {} between {} and {}", w["cpu"], w["count"], s(&w["from"]), s(&w["to"]))?;
+            }
+        }
+        writeln!(out, "  segments")?;
+        writeln!(out, "    {:>4}  {:<40} {:>10} {:>7} {:>9}  {:<8} {}", "seq", "file", "size", "frames", "records", "seal", "closed")?;
+        for seg in r["segments"].as_array().into_iter().flatten() {
+            writeln!(
+                out,
+                "    {:>4}  {:<40} {:>10} {:>7} {:>9}  {:<8} {}",
+                s(&seg["seq"]),
+                s(&seg["path"]),
+                timefmt::bytes(seg["bytes"].as_u64().unwrap_or(0)),
+                s(&seg["frames"]),
+                s(&seg["records"]),
+                s(&seg["seal"]),
+                s(&seg["closed"]),
+            )?;
+            for d in seg["damage"].as_array().into_iter().flatten() {
+                writeln!(out, "          DAMAGED {}", s(d))?;
+            }
+        }
+        writeln!(out, "  counts by type")?;
+        for (k, v) in r["counts"].as_object().into_iter().flatten() {
+            writeln!(out, "    {k:<18} {v:>10}")?;
+        }
+    }
+    if problems.is_empty() && notes.is_empty() {
+        writeln!(out, "Chain: verified: every segment intact and linked")?;
+    } else if problems.is_empty() {
+        writeln!(out, "Chain: no tampering found, with notes:")?;
+    } else {
+        writeln!(out, "Chain: FAILED")?;
+    }
+    for p in problems {
+        writeln!(out, "  problem: {p}")?;
+    }
+    for n in notes {
+        writeln!(out, "  note: {n}")?;
+    }
+    for e in errors {
+        writeln!(out, "  error: {e}")?;
+    }
+    Ok(())
+}

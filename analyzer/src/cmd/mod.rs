@@ -1,0 +1,50 @@
+//! One module per subcommand, each with an `Args` (clap) and a `run` entry.
+
+pub mod dump;
+pub mod info;
+
+use crate::exit::Outcome;
+use rewind_schema::trace::{verify_chain, Merged, Severity, TraceSet};
+use std::path::PathBuf;
+
+/// Opens the inputs, with a message naming what failed.
+pub(crate) fn open_set(inputs: &[PathBuf]) -> anyhow::Result<TraceSet> {
+    Ok(TraceSet::open(inputs)?)
+}
+
+/// Prints what reading found wrong (damage, chain problems) to stderr and says whether
+/// the output is partial.
+pub(crate) fn report_problems(set: &TraceSet, merged: &Merged) -> Outcome {
+    let mut partial = false;
+    for e in merged.errors() {
+        eprintln!("analyzer: warning: {e}");
+        partial = true;
+    }
+    for r in merged.reports() {
+        let path = set.segments[r.index].path.display();
+        for d in &r.damage {
+            eprintln!("analyzer: warning: {path}: damaged: {d}");
+            partial = true;
+        }
+    }
+    for f in verify_chain(set, merged.reports()) {
+        match f.severity {
+            Severity::Problem => {
+                eprintln!("analyzer: warning: {}", f.message);
+                partial = true;
+            }
+            Severity::Note => eprintln!("analyzer: note: {}", f.message),
+        }
+    }
+    if merged.out_of_order() > 0 {
+        eprintln!(
+            "analyzer: note: {} records arrived later than the reorder window and are shown out of order",
+            merged.out_of_order()
+        );
+    }
+    if partial {
+        Outcome::Partial
+    } else {
+        Outcome::Clean
+    }
+}

@@ -1,0 +1,42 @@
+//! Exit codes, and turning a command's result into one.
+//!
+//! 0 success; 1 error (nothing useful could be done); 2 usage (clap); 3 partial: the
+//! input is damaged or fails verification, and the output covers what was readable.
+//! A closed pipe (`analyzer dump x | head`) is not an error.
+
+use std::process::ExitCode;
+
+/// Success.
+pub const OK: u8 = 0;
+/// Error: unreadable input, not a trace, unsupported version, no input.
+pub const ERROR: u8 = 1;
+/// Partial: damage or a failed verification was found and reported.
+pub const PARTIAL: u8 = 3;
+
+/// How a command ended when it did not fail outright.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything read and verified.
+    Clean,
+    /// Damage or verification problems were reported on stderr.
+    Partial,
+}
+
+/// Prints the error (if any) and maps the result to an exit code.
+pub fn finish(res: anyhow::Result<Outcome>) -> ExitCode {
+    match res {
+        Ok(Outcome::Clean) => ExitCode::from(OK),
+        Ok(Outcome::Partial) => ExitCode::from(PARTIAL),
+        Err(e) if is_broken_pipe(&e) => ExitCode::from(OK),
+        Err(e) => {
+            eprintln!("analyzer: error: {e:#}");
+            ExitCode::from(ERROR)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

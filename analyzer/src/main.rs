@@ -1,0 +1,32 @@
+//! `analyzer`: argument parsing and dispatch only; each subcommand lives in `cmd/`.
+
+use clap::{Parser, Subcommand};
+use rewind_analyzer::cmd;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "analyzer", version, about = "Replay Rewind traces into answers")]
+#[command(after_help = "Exit codes: 0 success; 1 error (unreadable, not a trace, unsupported \
+version, no input); 2 usage error; 3 partial: the trace is damaged or fails verification, output \
+covers what was readable.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Host, time span, segments, counts by type, loss and hash-chain verification.
+    Info(cmd::info::Args),
+    /// Every event, decoded, one per line, in time order.
+    Dump(cmd::dump::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let res = match cli.command {
+        Command::Info(a) => cmd::info::run(&a),
+        Command::Dump(a) => cmd::dump::run(&a),
+    };
+    rewind_analyzer::exit::finish(res)
+}
