@@ -74,7 +74,8 @@ enum rw_type {
 #define RW_EXEC_CWD_TRUNCATED      (1u << 2)
 #define RW_EXEC_FROM_MEMFD         (1u << 3)
 #define RW_EXEC_EXE_DELETED        (1u << 4)
-/* any record carrying a path: the path did not fit */
+/* rw_open.flags: the path did not fit. Other path records carry no flag: a path
+ * as long as the recorder's path limit (header capture.path_limit) may be cut. */
 #define RW_PATH_TRUNCATED          (1u << 0)
 /* rw_snippet.flags */
 #define RW_SNIPPET_INBOUND         (1u << 0)
@@ -167,7 +168,7 @@ struct rw_open {
 struct rw_unlink {
 	struct rw_hdr hdr;
 	__s32 ret;
-	__u32 flags;       /* AT_REMOVEDIR, RW_PATH_TRUNCATED << 16 */
+	__u32 flags;       /* AT_REMOVEDIR */
 	__u16 path_len;
 	__u16 _pad[3];
 };

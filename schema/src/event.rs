@@ -315,3 +315,41 @@ pub fn encode(ev: &Event, out: &mut Vec<u8>) -> Result<(), EncodeError> {
     out[start + 4..start + 8].copy_from_slice(&size.to_le_bytes());
     Ok(())
 }
+
+/// The C layout a record type is stored with (`rw_json` for JSON-bodied records).
+pub fn layout_of(t: RecordType) -> crate::wire::LayoutInfo {
+    use crate::wire::*;
+    use RecordType as T;
+    match t {
+        T::Exec => Exec::layout(),
+        T::Fork => Fork::layout(),
+        T::Exit => Exit::layout(),
+        T::Open => Open::layout(),
+        T::Unlink => Unlink::layout(),
+        T::Rename => Rename::layout(),
+        T::Chmod => Chmod::layout(),
+        T::Chown => Chown::layout(),
+        T::Connect => Connect::layout(),
+        T::Accept => Accept::layout(),
+        T::Listen => Listen::layout(),
+        T::Bind => Bind::layout(),
+        T::SockClose => SockClose::layout(),
+        T::UdpSend | T::UdpRecv => Udp::layout(),
+        T::Snippet | T::Dns => Snippet::layout(),
+        T::Cred => Cred::layout(),
+        T::Capset => Capset::layout(),
+        T::Namespace => Namespace::layout(),
+        T::Mount => Mount::layout(),
+        T::Umount => Umount::layout(),
+        T::Ptrace => Ptrace::layout(),
+        T::ModuleLoad => ModuleLoad::layout(),
+        T::BpfLoad => BpfLoad::layout(),
+        T::Memfd => Memfd::layout(),
+        T::Signal => Signal::layout(),
+        T::MmapExec => MmapExec::layout(),
+        T::Enforce => Enforce::layout(),
+        T::Loss => Loss::layout(),
+        T::SegmentHeader => SegmentHeaderRecord::layout(),
+        T::ProcessSnapshot | T::SegmentFooter => JsonRecord::layout(),
+    }
+}

@@ -71,6 +71,8 @@ pub struct CaptureConfig {
     pub snippet_len: u32,
     /// argv limit in bytes.
     pub argv_limit: u32,
+    /// Longest path the kernel side stores; a path this long may have been cut.
+    pub path_limit: u32,
     /// SHA-256 of the enforcement policy, when one is loaded.
     pub policy_sha256: Option<String>,
     /// Hooks in use and missing.

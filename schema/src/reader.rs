@@ -422,6 +422,15 @@ impl SegmentReader {
             }
             let off = self.offset();
             let magic = &self.buf[self.pos..self.pos + avail.min(4)];
+            if avail < 4 && self.eof && ZSTD_MAGIC.starts_with(magic) {
+                self.note(
+                    off,
+                    avail as u64,
+                    format!("truncated: the last frame is cut after {avail} bytes; the file ends there"),
+                );
+                self.hash_consume(avail);
+                return false;
+            }
             if magic != ZSTD_MAGIC {
                 let is_skippable =
                     avail >= 8 && magic[0] & 0xf0 == 0x50 && magic[1..4] == [0x2a, 0x4d, 0x18];

@@ -410,6 +410,17 @@ pub fn verify_chain(set: &TraceSet, reports: &[SegmentReport]) -> Vec<ChainFindi
                 ))),
                 None => out.push(problem(format!("{name}: segment was not read to its end"))),
             }
+            if let Some(f) = report.and_then(|r| r.footer.as_ref()) {
+                if f.trace_id != seg.meta.trace_id || f.seq != seg.meta.seq || f.prev_sha256 != seg.meta.prev_sha256 {
+                    out.push(problem(format!(
+                        "{name}: footer (recording {} segment {}) does not match the header (recording {} segment {})",
+                        f.trace_id, f.seq, seg.meta.trace_id, seg.meta.seq
+                    )));
+                }
+            }
+            if seg.meta.seq <= 1 && seg.meta.prev_sha256.is_some() {
+                out.push(problem(format!("{name}: segment {} claims a previous segment", seg.meta.seq)));
+            }
             match prev {
                 None if seg.meta.seq > 1 => out.push(note(format!(
                     "{name}: recording {} starts at segment {}: earlier segments were not given or were rotated away",

@@ -32,11 +32,13 @@ pub struct WriterOptions {
     pub writer_pid: u32,
     /// Refuse to overwrite an existing file (the default: traces are evidence).
     pub create_new: bool,
+    /// fsync a segment when it is closed (the default). Tests may turn it off.
+    pub sync: bool,
 }
 
 impl Default for WriterOptions {
     fn default() -> Self {
-        WriterOptions { level: 3, frame_bytes: 1 << 20, writer_pid: 0, create_new: true }
+        WriterOptions { level: 3, frame_bytes: 1 << 20, writer_pid: 0, create_new: true, sync: true }
     }
 }
 
@@ -72,6 +74,7 @@ pub struct SegmentWriter {
     lost: u64,
     raw_bytes: u64,
     writer_pid: u32,
+    sync: bool,
     finished: bool,
     failed: bool,
 }
@@ -87,8 +90,17 @@ impl std::fmt::Debug for SegmentWriter {
 }
 
 impl SegmentWriter {
-    /// Creates the file and writes the header record in a frame of its own.
-    pub fn create(path: &Path, meta: SegmentMeta, opts: &WriterOptions) -> Result<Self, TraceError> {
+    /// Creates the file and writes the header record in a frame of its own. The header's
+    /// timestamp is `open_ts` (boot-time ns), the moment the segment starts.
+    pub fn create(
+        path: &Path,
+        mut meta: SegmentMeta,
+        open_ts: u64,
+        opts: &WriterOptions,
+    ) -> Result<Self, TraceError> {
+        if meta.prev_sha256.as_deref() == Some("") {
+            meta.prev_sha256 = None;
+        }
         let mut oo = OpenOptions::new();
         oo.write(true);
         if opts.create_new {
@@ -118,6 +130,7 @@ impl SegmentWriter {
             lost: 0,
             raw_bytes: 0,
             writer_pid: opts.writer_pid,
+            sync: opts.sync,
             finished: false,
             failed: false,
         };
@@ -139,8 +152,9 @@ impl SegmentWriter {
             meta: meta_json,
         };
         let mut rec = Vec::new();
-        let ts = w.meta.clock.boot_ns;
-        w.userspace_record(&mut rec, RecordType::SegmentHeader, ts, |out| header.encode_body(out))?;
+        w.userspace_record(&mut rec, RecordType::SegmentHeader, open_ts, |out| {
+            header.encode_body(out)
+        })?;
         w.push(&rec);
         w.flush_frame()?;
         Ok(w)
@@ -194,7 +208,7 @@ impl SegmentWriter {
             self.last_ts = self.last_ts.max(h.ts);
             if h.rtype == RecordType::Loss as u16 {
                 if let Ok(l) = crate::wire::Loss::decode(rec) {
-                    self.lost += l.count;
+                    self.lost = self.lost.saturating_add(l.count);
                 }
             }
         }
@@ -281,7 +295,9 @@ impl SegmentWriter {
         })?;
         let frame = self.compressor.compress(&rec).map_err(|e| TraceError::io(&self.path, e))?;
         self.write_frame(&frame)?;
-        self.file.sync_all().map_err(|e| TraceError::io(&self.path, e))?;
+        if self.sync {
+            self.file.sync_all().map_err(|e| TraceError::io(&self.path, e))?;
+        }
         self.finished = true;
         Ok(SegmentSummary {
             path: self.path.clone(),
@@ -309,7 +325,7 @@ pub struct Rotation {
     pub max_bytes: Option<u64>,
     /// Time span of a segment, by record timestamps (ns).
     pub max_duration_ns: Option<u64>,
-    /// Records per segment.
+    /// Records per segment (the header and snapshot a segment opens with not counted).
     pub max_records: Option<u64>,
     /// Segments kept on disk; the oldest are deleted beyond this.
     pub max_segments: Option<usize>,
@@ -341,6 +357,8 @@ pub struct TraceWriter {
     kept: VecDeque<PathBuf>,
     summaries: Vec<SegmentSummary>,
     scratch: Vec<u8>,
+    /// Records appended to the current segment (header and snapshot not counted).
+    seg_records: u64,
 }
 
 impl std::fmt::Debug for TraceWriter {
@@ -379,6 +397,7 @@ impl TraceWriter {
             kept: VecDeque::new(),
             summaries: Vec::new(),
             scratch: Vec::new(),
+            seg_records: 0,
         };
         let ts = w.meta.clock.boot_ns;
         w.open_segment(ts)?;
@@ -396,7 +415,7 @@ impl TraceWriter {
             self.meta.clock = f();
         }
         let path = segment_path(&self.base, self.meta.seq);
-        let mut seg = SegmentWriter::create(&path, self.meta.clone(), &self.opts)?;
+        let mut seg = SegmentWriter::create(&path, self.meta.clone(), ts, &self.opts)?;
         for p in self.table.snapshot() {
             self.scratch.clear();
             let ev = Event {
@@ -411,6 +430,7 @@ impl TraceWriter {
             seg.append_raw(&self.scratch)?;
         }
         seg.flush_frame()?;
+        self.seg_records = 0;
         self.current = Some(seg);
         self.kept.push_back(path);
         if let Some(max) = self.rotation.max_segments {
@@ -428,7 +448,7 @@ impl TraceWriter {
         if r.max_bytes.is_some_and(|m| seg.bytes_written() >= m) {
             return Some("size");
         }
-        if r.max_records.is_some_and(|m| seg.records() >= m) {
+        if r.max_records.is_some_and(|m| self.seg_records >= m) {
             return Some("records");
         }
         if let (Some(m), Some(first)) = (r.max_duration_ns, seg.first_ts()) {
@@ -451,6 +471,7 @@ impl TraceWriter {
             reason: "the trace is closed".into(),
         })?;
         seg.append_raw(rec)?;
+        self.seg_records += 1;
         self.table.observe(rec);
         Ok(())
     }

@@ -1,1 +1,7 @@
-mod cli;
+//! Rewind's integration tests: one binary, modules by topic.
+
+mod chain;
+mod damage;
+mod fixtures;
+mod roundtrip;
+mod util;

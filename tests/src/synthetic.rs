@@ -3,7 +3,7 @@
 //! the same code writes the same bytes, which a test checks against `fixtures/synthetic/`.
 
 use rewind_schema::builder::TraceBuilder;
-use rewind_schema::wire::{self, ByteString, Sock};
+use rewind_schema::wire::{self, Sock};
 use rewind_schema::writer::Rotation;
 use rewind_schema::{EventKind, TraceError};
 use std::net::SocketAddr;
@@ -21,7 +21,7 @@ fn addr(s: &str) -> SocketAddr {
 /// with a ring-buffer loss window in the middle. Rotates into two segments.
 pub fn reverse_shell(path: &Path) -> Result<Vec<PathBuf>, TraceError> {
     let mut b = TraceBuilder::new(path)
-        .rotation(Rotation { max_records: Some(40), ..Default::default() })
+        .rotation(Rotation { max_records: Some(25), ..Default::default() })
         .existing(1, 0, "/sbin/init", &["/sbin/init"], 0)
         .existing(410, 1, "/usr/sbin/webapp", &["/usr/sbin/webapp", "--port", "8080"], 33)
         .create()?;
@@ -34,7 +34,7 @@ pub fn reverse_shell(path: &Path) -> Result<Vec<PathBuf>, TraceError> {
         sock: Sock::tcp(7001, web, client),
         total_len: 61,
         flags: wire::net::SNIPPET_INBOUND,
-        data: ByteString::from("GET /cgi?cmd=sh%20-c%20nc HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n"),
+        data: wire::Payload::from("GET /cgi?cmd=sh%20-c%20nc HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n"),
     };
     s.total_len = s.data.0.len() as u32;
     b.event(t0 + MS, 410, EventKind::Snippet(s))?;

@@ -61,7 +61,7 @@ pub fn write(args: &Args, out: &mut impl Write) -> anyhow::Result<Outcome> {
         if m.rec.record_type() == Some(RecordType::Loss) {
             if let Ok(l) = Loss::decode(m.rec.bytes()) {
                 let anchor = set.recordings[m.recording].anchor;
-                st.lost += l.count;
+                st.lost = st.lost.saturating_add(l.count);
                 st.loss_windows.push((l.loss_cpu, l.count, anchor.wall(l.window_start), anchor.wall(l.window_end)));
             }
         }
@@ -174,11 +174,12 @@ fn write_text(
             }
         }
         writeln!(out, "  segments")?;
-        writeln!(out, "    {:>4}  {:<40} {:>10} {:>7} {:>9}  {:<8} {}", "seq", "file", "size", "frames", "records", "seal", "closed")?;
+        let w = r["segments"].as_array().into_iter().flatten().map(|x| s(&x["path"]).len()).max().unwrap_or(4);
+        writeln!(out, "    {:>4}  {:<w$} {:>10} {:>7} {:>9}  {:<8} {}", "seq", "file", "size", "frames", "records", "seal", "closed")?;
         for seg in r["segments"].as_array().into_iter().flatten() {
             writeln!(
                 out,
-                "    {:>4}  {:<40} {:>10} {:>7} {:>9}  {:<8} {}",
+                "    {:>4}  {:<w$} {:>10} {:>7} {:>9}  {:<8} {}",
                 s(&seg["seq"]),
                 s(&seg["path"]),
                 timefmt::bytes(seg["bytes"].as_u64().unwrap_or(0)),

@@ -2,7 +2,8 @@
 
 use super::{layout, ByteString};
 
-/// Any record carrying a path: the path did not fit.
+/// `rw_open.flags`: the path did not fit. Other path records carry no flag: a path as
+/// long as the header's `capture.path_limit` may have been cut.
 pub const PATH_TRUNCATED: u32 = 1 << 0;
 
 layout! {

@@ -272,6 +272,82 @@ impl Var for ByteString {
         ByteString(b.to_vec())
     }
     fn encoded_len(&self) -> usize {
+        self.0.len() + usize::from(self.0.last() == Some(&0))
+    }
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.0);
+        // A value that itself ends in NUL gets a terminator, so decoding strips only that.
+        if self.0.last() == Some(&0) {
+            out.push(0);
+        }
+    }
+}
+
+/// Raw payload bytes (a snippet of a connection, a DNS datagram): stored and decoded
+/// exactly, NULs included. JSON shows them as an ASCII string with `\xNN` escapes.
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
+pub struct Payload(pub Vec<u8>);
+
+impl Payload {
+    /// Escaped text: printable ASCII kept, everything else as `\n`, `\xNN`, ...
+    pub fn escaped(&self) -> String {
+        self.0.escape_ascii().to_string()
+    }
+}
+
+impl From<&str> for Payload {
+    fn from(s: &str) -> Self {
+        Payload(s.as_bytes().to_vec())
+    }
+}
+
+impl Serialize for Payload {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.escaped())
+    }
+}
+
+impl<'de> Deserialize<'de> for Payload {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        unescape_ascii(&s).map(Payload).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Inverse of `<[u8]>::escape_ascii`.
+fn unescape_ascii(s: &str) -> Result<Vec<u8>, String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'\\' {
+            out.push(b[i]);
+            i += 1;
+            continue;
+        }
+        let c = *b.get(i + 1).ok_or("dangling backslash")?;
+        i += 2;
+        out.push(match c {
+            b'n' => b'\n',
+            b'r' => b'\r',
+            b't' => b'\t',
+            b'\\' | b'\'' | b'"' => c,
+            b'x' => {
+                let h = s.get(i..i + 2).ok_or("short \\x escape")?;
+                i += 2;
+                u8::from_str_radix(h, 16).map_err(|e| format!("\\x{h}: {e}"))?
+            }
+            _ => return Err(format!("unknown escape \\{}", c as char)),
+        });
+    }
+    Ok(out)
+}
+
+impl Var for Payload {
+    fn decode(b: &[u8]) -> Self {
+        Payload(b.to_vec())
+    }
+    fn encoded_len(&self) -> usize {
         self.0.len()
     }
     fn encode(&self, out: &mut Vec<u8>) {

@@ -1,7 +1,7 @@
 //! Network family: `bpf/src/net.bpf.c` (connect, accept, listen, bind, close, UDP,
 //! payload snippets and DNS).
 
-use super::{layout, ByteString, FieldInfo, Fixed, LayoutInfo};
+use super::{layout, ByteString, FieldInfo, Fixed, LayoutInfo, Payload};
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -264,8 +264,8 @@ layout! {
         flags: u32,
     }
     var {
-        /// The captured bytes.
-        data: ByteString,
+        /// The captured bytes, exactly.
+        data: Payload,
     }
 }
 
