@@ -2,8 +2,8 @@
 //! Every string from the trace goes through `ByteString::display`, which escapes control
 //! characters, so a hostile argv cannot forge lines or terminal escapes.
 
-use rewind_schema::wire::{self, ByteString, Sock};
 use rewind_schema::meta::ClockAnchor;
+use rewind_schema::wire::{self, ByteString, Sock};
 use rewind_schema::{Event, EventKind};
 
 fn ret(r: i32) -> String {
@@ -102,22 +102,43 @@ pub fn describe(ev: &Event, clock: &ClockAnchor) -> String {
             (Some(c), _) => format!("exit code {c}"),
             (_, Some(sig)) => format!(
                 "killed by signal {sig}{}",
-                if x.core_dumped() { " (core dumped)" } else { "" }
+                if x.core_dumped() {
+                    " (core dumped)"
+                } else {
+                    ""
+                }
             ),
             _ => format!("exit status {:#x}", x.status),
         },
-        K::Open(x) => format!("open {} {}{}", path(&x.path), open_mode(x.open_flags), ret(x.ret)),
+        K::Open(x) => format!(
+            "open {} {}{}",
+            path(&x.path),
+            open_mode(x.open_flags),
+            ret(x.ret)
+        ),
         K::Unlink(x) => format!("unlink {}{}", path(&x.path), ret(x.ret)),
         K::Rename(x) => format!("rename {} -> {}{}", path(&x.old), path(&x.new), ret(x.ret)),
         K::Chmod(x) => format!(
             "chmod {} {:o}{}{}",
             path(&x.path),
             x.mode,
-            if x.sets_setid() { " (sets setuid/setgid)" } else { "" },
+            if x.sets_setid() {
+                " (sets setuid/setgid)"
+            } else {
+                ""
+            },
             ret(x.ret)
         ),
-        K::Chown(x) => format!("chown {} {}:{}{}", path(&x.path), x.uid as i32, x.gid as i32, ret(x.ret)),
-        K::Connect(x) if !x.path.is_empty() => format!("connect unix {}{}", path(&x.path), ret(x.ret)),
+        K::Chown(x) => format!(
+            "chown {} {}:{}{}",
+            path(&x.path),
+            x.uid as i32,
+            x.gid as i32,
+            ret(x.ret)
+        ),
+        K::Connect(x) if !x.path.is_empty() => {
+            format!("connect unix {}{}", path(&x.path), ret(x.ret))
+        }
         K::Connect(x) => format!("connect {}{}", sock(&x.sock), ret(x.ret)),
         K::Accept(x) => format!("accept {}{}", sock(&x.sock), ret(x.ret)),
         K::Listen(x) => format!("listen {}{}", sock(&x.sock), ret(x.ret)),
@@ -138,7 +159,11 @@ pub fn describe(ev: &Event, clock: &ClockAnchor) -> String {
         K::UdpRecv(x) => format!("udp recv {} B {}{}", x.len, sock(&x.sock), ret(x.ret)),
         K::Snippet(x) | K::Dns(x) => format!(
             "{} {} {} of {} B on {}: {}",
-            if matches!(ev.kind, K::Dns(_)) { "dns" } else { "payload" },
+            if matches!(ev.kind, K::Dns(_)) {
+                "dns"
+            } else {
+                "payload"
+            },
             if x.inbound() { "in" } else { "out" },
             x.data.0.len(),
             x.total_len,
@@ -147,13 +172,23 @@ pub fn describe(ev: &Event, clock: &ClockAnchor) -> String {
         ),
         K::Cred(x) => format!(
             "credentials uid {}->{} euid {}->{} gid {}->{} egid {}->{} (syscall {}){}",
-            x.old.uid, x.new.uid, x.old.euid, x.new.euid, x.old.gid, x.new.gid, x.old.egid, x.new.egid,
+            x.old.uid,
+            x.new.uid,
+            x.old.euid,
+            x.new.euid,
+            x.old.gid,
+            x.new.gid,
+            x.old.egid,
+            x.new.egid,
             x.syscall,
             ret(x.ret)
         ),
         K::Capset(x) => format!(
             "capset effective {:#x}->{:#x} permitted {:#x}->{:#x}{}",
-            x.old_eff, x.new_eff, x.old_prm, x.new_prm,
+            x.old_eff,
+            x.new_eff,
+            x.old_prm,
+            x.new_prm,
             ret(x.ret)
         ),
         K::Namespace(x) => {
@@ -173,7 +208,12 @@ pub fn describe(ev: &Event, clock: &ClockAnchor) -> String {
             ret(x.ret)
         ),
         K::Umount(x) => format!("umount {}{}", path(&x.target), ret(x.ret)),
-        K::Ptrace(x) => format!("ptrace request {} target {}{}", x.request, x.target, ret(x.ret)),
+        K::Ptrace(x) => format!(
+            "ptrace request {} target {}{}",
+            x.request,
+            x.target,
+            ret(x.ret)
+        ),
         K::ModuleLoad(x) => format!("load kernel module {}{}", path(&x.name), ret(x.ret)),
         K::BpfLoad(x) => format!(
             "bpf cmd {} prog type {} {} ({} insns){}",
@@ -190,13 +230,19 @@ pub fn describe(ev: &Event, clock: &ClockAnchor) -> String {
             "BLOCKED ({}) by rule {}: {} {}",
             x.action_name(),
             x.rule,
-            rewind_schema::RecordType::from_u16(x.trigger).map(|t| t.name()).unwrap_or("event"),
+            rewind_schema::RecordType::from_u16(x.trigger)
+                .map(|t| t.name())
+                .unwrap_or("event"),
             path(&x.detail)
         ),
         K::ProcessSnapshot(p) => format!(
             "running at start: {} [{}] ppid {} uid {} ({})",
             path(&p.exe),
-            p.argv.iter().map(|a| a.display()).collect::<Vec<_>>().join(" "),
+            p.argv
+                .iter()
+                .map(|a| a.display())
+                .collect::<Vec<_>>()
+                .join(" "),
             p.ppid,
             p.uid,
             match p.source {
@@ -218,6 +264,12 @@ pub fn describe(ev: &Event, clock: &ClockAnchor) -> String {
 fn snippet_preview(b: &[u8]) -> String {
     b.iter()
         .take(64)
-        .map(|&c| if (0x20..0x7f).contains(&c) { c as char } else { '.' })
+        .map(|&c| {
+            if (0x20..0x7f).contains(&c) {
+                c as char
+            } else {
+                '.'
+            }
+        })
         .collect()
 }

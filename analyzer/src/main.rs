@@ -5,10 +5,16 @@ use rewind_analyzer::cmd;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "analyzer", version, about = "Replay Rewind traces into answers")]
-#[command(after_help = "Exit codes: 0 success; 1 error (unreadable, not a trace, unsupported \
+#[command(
+    name = "analyzer",
+    version,
+    about = "Replay Rewind traces into answers"
+)]
+#[command(
+    after_help = "Exit codes: 0 success; 1 error (unreadable, not a trace, unsupported \
 version, no input); 2 usage error; 3 partial: the trace is damaged or fails verification, output \
-covers what was readable.")]
+covers what was readable."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

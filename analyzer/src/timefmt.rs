@@ -52,7 +52,10 @@ mod tests {
 
     #[test]
     fn formats() {
-        assert_eq!(wall(1_768_467_600_000_000_001), "2026-01-15T09:00:00.000000001Z");
+        assert_eq!(
+            wall(1_768_467_600_000_000_001),
+            "2026-01-15T09:00:00.000000001Z"
+        );
         assert_eq!(duration(1_500_000), "1.5ms");
         assert_eq!(duration(245_000_000_000), "4m05s");
         assert_eq!(bytes(1536), "1.5 KiB");

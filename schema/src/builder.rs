@@ -54,8 +54,12 @@ impl TraceBuilder {
                 trace_id: "5e5e5e5e000000000000000000000001".into(),
                 seq: 1,
                 prev_sha256: None,
-                recorder_version: concat!("rewind-schema ", env!("CARGO_PKG_VERSION"), " (TraceBuilder)")
-                    .into(),
+                recorder_version: concat!(
+                    "rewind-schema ",
+                    env!("CARGO_PKG_VERSION"),
+                    " (TraceBuilder)"
+                )
+                .into(),
                 host: HostInfo {
                     hostname: "fixture-host".into(),
                     machine_id: "0123456789abcdef0123456789abcdef".into(),
@@ -63,7 +67,10 @@ impl TraceBuilder {
                     boot_id: "00000000-0000-4000-8000-000000000001".into(),
                     arch: "x86_64".into(),
                 },
-                clock: ClockAnchor { boot_ns: SYNTHETIC_BOOT_NS, wall_ns: SYNTHETIC_WALL_NS },
+                clock: ClockAnchor {
+                    boot_ns: SYNTHETIC_BOOT_NS,
+                    wall_ns: SYNTHETIC_WALL_NS,
+                },
                 capture: CaptureConfig {
                     mode: "synthetic".into(),
                     snippet_len: 256,
@@ -89,19 +96,42 @@ impl TraceBuilder {
 
     /// Appends an event of `kind` by `pid` (as its main thread) at `ts`.
     pub fn event(&mut self, ts: u64, pid: u32, kind: EventKind) -> Result<(), TraceError> {
-        self.push(Event { ts, cpu: (pid % 2) as u16, pid, tid: pid, kind })
+        self.push(Event {
+            ts,
+            cpu: (pid % 2) as u16,
+            pid,
+            tid: pid,
+            kind,
+        })
     }
 
     /// `parent` forks `child`.
     pub fn fork(&mut self, ts: u64, parent: u32, child: u32) -> Result<(), TraceError> {
-        let f = wire::Fork { child_start: ts, clone_flags: 0x11, child_pid: child, child_tid: child };
+        let f = wire::Fork {
+            child_start: ts,
+            clone_flags: 0x11,
+            child_pid: child,
+            child_tid: child,
+        };
         self.event(ts, parent, EventKind::Fork(f))
     }
 
     /// `pid` execs `filename` with `argv`; credentials and the rest are inherited from what
     /// the builder knows of `pid` (root when nothing is known).
-    pub fn exec(&mut self, ts: u64, pid: u32, ppid: u32, filename: &str, argv: &[&str]) -> Result<(), TraceError> {
-        let known = self.writer.processes().get(pid).cloned().unwrap_or_default();
+    pub fn exec(
+        &mut self,
+        ts: u64,
+        pid: u32,
+        ppid: u32,
+        filename: &str,
+        argv: &[&str],
+    ) -> Result<(), TraceError> {
+        let known = self
+            .writer
+            .processes()
+            .get(pid)
+            .cloned()
+            .unwrap_or_default();
         let comm = filename.rsplit('/').next().unwrap_or(filename);
         let x = wire::Exec {
             proc_start: if known.start != 0 { known.start } else { ts },
@@ -117,8 +147,16 @@ impl TraceBuilder {
             comm: Comm::new(comm),
             filename: filename.into(),
             argv: Argv(argv.iter().map(|a| ByteString::from(*a)).collect()),
-            cwd: if known.cwd.is_empty() { "/".into() } else { known.cwd.clone() },
-            cgroup: if known.cgroup.is_empty() { "/user.slice".into() } else { known.cgroup.clone() },
+            cwd: if known.cwd.is_empty() {
+                "/".into()
+            } else {
+                known.cwd.clone()
+            },
+            cgroup: if known.cgroup.is_empty() {
+                "/user.slice".into()
+            } else {
+                known.cgroup.clone()
+            },
             exe_mode: 0o100755,
             ..Default::default()
         };
@@ -127,39 +165,101 @@ impl TraceBuilder {
 
     /// `pid` exits with `code` (whole thread group).
     pub fn exit(&mut self, ts: u64, pid: u32, code: u8) -> Result<(), TraceError> {
-        let start = self.writer.processes().get(pid).map(|p| p.start).unwrap_or(0);
-        let x = wire::Exit { proc_start: start, status: (code as u32) << 8, flags: 1 };
+        let start = self
+            .writer
+            .processes()
+            .get(pid)
+            .map(|p| p.start)
+            .unwrap_or(0);
+        let x = wire::Exit {
+            proc_start: start,
+            status: (code as u32) << 8,
+            flags: 1,
+        };
         self.event(ts, pid, EventKind::Exit(x))
     }
 
     /// `pid` is killed by signal `sig`.
     pub fn killed(&mut self, ts: u64, pid: u32, sig: u8) -> Result<(), TraceError> {
-        let start = self.writer.processes().get(pid).map(|p| p.start).unwrap_or(0);
-        let x = wire::Exit { proc_start: start, status: sig as u32 & 0x7f, flags: 1 };
+        let start = self
+            .writer
+            .processes()
+            .get(pid)
+            .map(|p| p.start)
+            .unwrap_or(0);
+        let x = wire::Exit {
+            proc_start: start,
+            status: sig as u32 & 0x7f,
+            flags: 1,
+        };
         self.event(ts, pid, EventKind::Exit(x))
     }
 
     /// `pid` opens `path` with `O_*` flags; `ret` is the fd or -errno.
-    pub fn open(&mut self, ts: u64, pid: u32, path: &str, open_flags: u32, ret: i32) -> Result<(), TraceError> {
-        let x = wire::Open { ret, open_flags, path: path.into(), ..Default::default() };
+    pub fn open(
+        &mut self,
+        ts: u64,
+        pid: u32,
+        path: &str,
+        open_flags: u32,
+        ret: i32,
+    ) -> Result<(), TraceError> {
+        let x = wire::Open {
+            ret,
+            open_flags,
+            path: path.into(),
+            ..Default::default()
+        };
         self.event(ts, pid, EventKind::Open(x))
     }
 
     /// `pid` connects a TCP socket from `local` to `remote`.
-    pub fn connect(&mut self, ts: u64, pid: u32, cookie: u64, local: SocketAddr, remote: SocketAddr, ret: i32) -> Result<(), TraceError> {
-        let x = wire::Connect { sock: Sock::tcp(cookie, local, remote), ret, path: ByteString::default() };
+    pub fn connect(
+        &mut self,
+        ts: u64,
+        pid: u32,
+        cookie: u64,
+        local: SocketAddr,
+        remote: SocketAddr,
+        ret: i32,
+    ) -> Result<(), TraceError> {
+        let x = wire::Connect {
+            sock: Sock::tcp(cookie, local, remote),
+            ret,
+            path: ByteString::default(),
+        };
         self.event(ts, pid, EventKind::Connect(x))
     }
 
     /// `pid` accepts a TCP connection on `local` from `remote`.
-    pub fn accept(&mut self, ts: u64, pid: u32, cookie: u64, local: SocketAddr, remote: SocketAddr) -> Result<(), TraceError> {
-        let x = wire::Accept { sock: Sock::tcp(cookie, local, remote), ret: 3 };
+    pub fn accept(
+        &mut self,
+        ts: u64,
+        pid: u32,
+        cookie: u64,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> Result<(), TraceError> {
+        let x = wire::Accept {
+            sock: Sock::tcp(cookie, local, remote),
+            ret: 3,
+        };
         self.event(ts, pid, EventKind::Accept(x))
     }
 
     /// A TCP connection of `pid` closes after moving `sent`/`received` bytes.
     #[allow(clippy::too_many_arguments)]
-    pub fn close(&mut self, ts: u64, pid: u32, cookie: u64, local: SocketAddr, remote: SocketAddr, sent: u64, received: u64, duration_ns: u64) -> Result<(), TraceError> {
+    pub fn close(
+        &mut self,
+        ts: u64,
+        pid: u32,
+        cookie: u64,
+        local: SocketAddr,
+        remote: SocketAddr,
+        sent: u64,
+        received: u64,
+        duration_ns: u64,
+    ) -> Result<(), TraceError> {
         let x = wire::SockClose {
             sock: Sock::tcp(cookie, local, remote),
             bytes_sent: sent,
@@ -170,9 +270,27 @@ impl TraceBuilder {
     }
 
     /// The kernel lost `count` records on `cpu` between `from` and `to`.
-    pub fn loss(&mut self, ts: u64, cpu: u32, count: u64, from: u64, to: u64) -> Result<(), TraceError> {
-        let x = wire::Loss { count, window_start: from, window_end: to, loss_cpu: cpu };
-        self.push(Event { ts, cpu: cpu as u16, pid: 0, tid: 0, kind: EventKind::Loss(x) })
+    pub fn loss(
+        &mut self,
+        ts: u64,
+        cpu: u32,
+        count: u64,
+        from: u64,
+        to: u64,
+    ) -> Result<(), TraceError> {
+        let x = wire::Loss {
+            count,
+            window_start: from,
+            window_end: to,
+            loss_cpu: cpu,
+        };
+        self.push(Event {
+            ts,
+            cpu: cpu as u16,
+            pid: 0,
+            tid: 0,
+            kind: EventKind::Loss(x),
+        })
     }
 
     /// Writes the open frame, as the recorder does every second.
@@ -182,7 +300,11 @@ impl TraceBuilder {
 
     /// Closes the trace; returns its segment files.
     pub fn finish(self) -> Result<Vec<PathBuf>, TraceError> {
-        Ok(self.finish_with_summaries()?.into_iter().map(|s| s.path).collect())
+        Ok(self
+            .finish_with_summaries()?
+            .into_iter()
+            .map(|s| s.path)
+            .collect())
     }
 
     /// Closes the trace; returns each segment's summary.
@@ -234,7 +356,11 @@ impl BuilderOptions {
     }
     /// Adds a simple pre-existing process.
     pub fn existing(self, pid: u32, ppid: u32, exe: &str, argv: &[&str], uid: u32) -> Self {
-        let start = self.meta.clock.boot_ns.saturating_sub(60_000_000_000 - pid as u64);
+        let start = self
+            .meta
+            .clock
+            .boot_ns
+            .saturating_sub(60_000_000_000 - pid as u64);
         let comm = exe.rsplit('/').next().unwrap_or(exe);
         self.process(ProcessSnapshot {
             pid,
@@ -257,7 +383,13 @@ impl BuilderOptions {
     /// Creates the first segment.
     pub fn create(self) -> Result<TraceBuilder, TraceError> {
         let start = self.meta.clock.boot_ns;
-        let writer = TraceWriter::create(&self.path, self.meta, self.rotation, self.writer, self.snapshot)?;
+        let writer = TraceWriter::create(
+            &self.path,
+            self.meta,
+            self.rotation,
+            self.writer,
+            self.snapshot,
+        )?;
         Ok(TraceBuilder { writer, start })
     }
 }

@@ -74,6 +74,9 @@ pub enum TraceError {
 
 impl TraceError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        TraceError::Io { path: path.into(), source }
+        TraceError::Io {
+            path: path.into(),
+            source,
+        }
     }
 }

@@ -256,7 +256,13 @@ pub fn decode(rec: &[u8]) -> Result<Event, DecodeError> {
         }
         T::SegmentHeader | T::SegmentFooter => return Err(DecodeError::UnknownType(hdr.rtype)),
     };
-    Ok(Event { ts: hdr.ts, cpu: hdr.cpu, pid: hdr.pid, tid: hdr.tid, kind })
+    Ok(Event {
+        ts: hdr.ts,
+        cpu: hdr.cpu,
+        pid: hdr.pid,
+        tid: hdr.tid,
+        kind,
+    })
 }
 
 /// Appends the record for `ev` to `out`.

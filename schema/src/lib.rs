@@ -24,4 +24,4 @@ pub mod writer;
 pub use error::TraceError;
 pub use event::{Event, EventKind, RecordType};
 pub use reader::{Damage, RawRecord, SegmentReader};
-pub use trace::{TraceSet, MergedRecord};
+pub use trace::{MergedRecord, TraceSet};

@@ -36,7 +36,9 @@ impl ProcessTable {
     /// Updates the table from one raw record; only exec, fork and exit matter, and only
     /// those are decoded.
     pub fn observe(&mut self, rec: &[u8]) {
-        let Some(hdr) = RecordHeader::parse(rec) else { return };
+        let Some(hdr) = RecordHeader::parse(rec) else {
+            return;
+        };
         let interesting = matches!(
             RecordType::from_u16(hdr.rtype),
             Some(RecordType::Exec | RecordType::Fork | RecordType::Exit)

@@ -38,7 +38,13 @@ pub struct Damage {
 
 impl fmt::Display for Damage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "bytes {}..{}: {}", self.offset, self.offset + self.len, self.what)
+        write!(
+            f,
+            "bytes {}..{}: {}",
+            self.offset,
+            self.offset + self.len,
+            self.what
+        )
     }
 }
 
@@ -53,7 +59,9 @@ pub struct RawRecord {
 
 impl fmt::Debug for RawRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RawRecord").field("hdr", &self.hdr).finish_non_exhaustive()
+        f.debug_struct("RawRecord")
+            .field("hdr", &self.hdr)
+            .finish_non_exhaustive()
     }
 }
 
@@ -115,7 +123,9 @@ pub struct SegmentReader {
 
 impl fmt::Debug for SegmentReader {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SegmentReader").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("SegmentReader")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -126,7 +136,10 @@ impl SegmentReader {
         let file = File::open(path).map_err(|e| TraceError::io(path, e))?;
         let md = file.metadata().map_err(|e| TraceError::io(path, e))?;
         if md.is_dir() {
-            return Err(TraceError::NotATrace { path: path.into(), reason: "is a directory".into() });
+            return Err(TraceError::NotATrace {
+                path: path.into(),
+                reason: "is a directory".into(),
+            });
         }
         let decomp = zstd::bulk::Decompressor::new().map_err(|e| TraceError::io(path, e))?;
         let mut r = SegmentReader {
@@ -156,11 +169,15 @@ impl SegmentReader {
     }
 
     fn not_a_trace(&self, reason: impl Into<String>) -> TraceError {
-        TraceError::NotATrace { path: self.path.clone(), reason: reason.into() }
+        TraceError::NotATrace {
+            path: self.path.clone(),
+            reason: reason.into(),
+        }
     }
 
     fn read_header(&mut self) -> Result<(), TraceError> {
-        self.fill(READ_CHUNK).map_err(|e| TraceError::io(&self.path, e))?;
+        self.fill(READ_CHUNK)
+            .map_err(|e| TraceError::io(&self.path, e))?;
         let avail = &self.buf[self.pos..];
         if avail.is_empty() {
             return Err(self.not_a_trace("the file is empty"));
@@ -182,11 +199,12 @@ impl SegmentReader {
             path: self.path.clone(),
             reason: format!("first frame: {e}"),
         })?;
-        let hdr = RecordHeader::parse(&data).filter(|h| {
-            h.size as usize <= data.len() && h.size as usize >= HDR_SIZE
-        });
+        let hdr = RecordHeader::parse(&data)
+            .filter(|h| h.size as usize <= data.len() && h.size as usize >= HDR_SIZE);
         let Some(hdr) = hdr else {
-            return Err(self.not_a_trace("a zstd file, but not a Rewind segment (no header record)"));
+            return Err(
+                self.not_a_trace("a zstd file, but not a Rewind segment (no header record)")
+            );
         };
         if hdr.rtype != RecordType::SegmentHeader as u16 {
             return Err(self.not_a_trace(format!(
@@ -278,9 +296,10 @@ impl SegmentReader {
     pub fn seal(&self) -> SegmentSeal {
         match (&self.footer, &self.footer_sha) {
             (Some(f), Some(actual)) if *actual == f.sha256 => SegmentSeal::Intact,
-            (Some(f), Some(actual)) => {
-                SegmentSeal::Mismatch { expected: f.sha256.clone(), actual: actual.clone() }
-            }
+            (Some(f), Some(actual)) => SegmentSeal::Mismatch {
+                expected: f.sha256.clone(),
+                actual: actual.clone(),
+            },
             _ => SegmentSeal::Unsealed,
         }
     }
@@ -355,12 +374,16 @@ impl SegmentReader {
         let size = zstd::zstd_safe::get_frame_content_size(frame)
             .map_err(|_| "unreadable frame header".to_string())?;
         match size {
-            Some(n) if n as usize <= MAX_FRAME_DECOMPRESSED => {
-                self.decomp.decompress(frame, n as usize).map_err(|e| e.to_string())
-            }
-            Some(n) => Err(format!("frame claims {n} bytes, more than the {MAX_FRAME_DECOMPRESSED} allowed")),
+            Some(n) if n as usize <= MAX_FRAME_DECOMPRESSED => self
+                .decomp
+                .decompress(frame, n as usize)
+                .map_err(|e| e.to_string()),
+            Some(n) => Err(format!(
+                "frame claims {n} bytes, more than the {MAX_FRAME_DECOMPRESSED} allowed"
+            )),
             None => {
-                let dec = zstd::stream::read::Decoder::with_buffer(frame).map_err(|e| e.to_string())?;
+                let dec =
+                    zstd::stream::read::Decoder::with_buffer(frame).map_err(|e| e.to_string())?;
                 let mut out = Vec::new();
                 dec.single_frame()
                     .take(MAX_FRAME_DECOMPRESSED as u64 + 1)
@@ -384,7 +407,10 @@ impl SegmentReader {
         // Never stay on the current position: it is what failed.
         self.hash_consume(1.min(self.avail()));
         loop {
-            if let Some(i) = self.buf[self.pos..].windows(4).position(|w| w == ZSTD_MAGIC) {
+            if let Some(i) = self.buf[self.pos..]
+                .windows(4)
+                .position(|w| w == ZSTD_MAGIC)
+            {
                 self.hash_consume(i);
                 break;
             }
@@ -413,7 +439,11 @@ impl SegmentReader {
         loop {
             if let Err(e) = self.fill(READ_CHUNK) {
                 let off = self.offset();
-                self.note(off, self.file_len.saturating_sub(off), format!("read error: {e}"));
+                self.note(
+                    off,
+                    self.file_len.saturating_sub(off),
+                    format!("read error: {e}"),
+                );
                 return false;
             }
             let avail = self.avail();
@@ -426,7 +456,9 @@ impl SegmentReader {
                 self.note(
                     off,
                     avail as u64,
-                    format!("truncated: the last frame is cut after {avail} bytes; the file ends there"),
+                    format!(
+                        "truncated: the last frame is cut after {avail} bytes; the file ends there"
+                    ),
                 );
                 self.hash_consume(avail);
                 return false;
@@ -447,7 +479,8 @@ impl SegmentReader {
                     continue;
                 }
                 let skipped = self.resync();
-                let what = if self.eof && self.avail() == 0 && skipped == avail as u64 && avail < 4 {
+                let what = if self.eof && self.avail() == 0 && skipped == avail as u64 && avail < 4
+                {
                     format!("{skipped} stray bytes at the end of the file")
                 } else {
                     format!("{skipped} bytes that are not a zstd frame (skipped to the next frame)")
@@ -471,16 +504,28 @@ impl SegmentReader {
                         return false;
                     }
                     let skipped = self.resync();
-                    self.note(off, skipped, "corrupt frame header (skipped to the next frame)".into());
+                    self.note(
+                        off,
+                        skipped,
+                        "corrupt frame header (skipped to the next frame)".into(),
+                    );
                     continue;
                 }
                 Ok(None) => {
                     let skipped = self.resync();
-                    self.note(off, skipped, "corrupt frame header (skipped to the next frame)".into());
+                    self.note(
+                        off,
+                        skipped,
+                        "corrupt frame header (skipped to the next frame)".into(),
+                    );
                     continue;
                 }
                 Err(e) => {
-                    self.note(off, self.file_len.saturating_sub(off), format!("read error: {e}"));
+                    self.note(
+                        off,
+                        self.file_len.saturating_sub(off),
+                        format!("read error: {e}"),
+                    );
                     return false;
                 }
             };
@@ -503,16 +548,22 @@ impl SegmentReader {
                 }
                 Err(e) => {
                     self.hash_consume(len);
-                    self.note(off, len as u64, format!("corrupt frame ({e}); its records are lost"));
+                    self.note(
+                        off,
+                        len as u64,
+                        format!("corrupt frame ({e}); its records are lost"),
+                    );
                 }
             }
         }
     }
 
     fn take_footer(&mut self, rec: &[u8]) {
-        match JsonRecord::decode(rec).map_err(|e| e.to_string()).and_then(|j| {
-            serde_json::from_slice::<SegmentFooter>(&j.json).map_err(|e| e.to_string())
-        }) {
+        match JsonRecord::decode(rec)
+            .map_err(|e| e.to_string())
+            .and_then(|j| {
+                serde_json::from_slice::<SegmentFooter>(&j.json).map_err(|e| e.to_string())
+            }) {
             Ok(f) if self.footer.is_none() => self.footer = Some(f),
             Ok(_) => self.note(self.frame_off, 0, "a second segment footer".into()),
             Err(e) => self.note(self.frame_off, 0, format!("unreadable segment footer: {e}")),
@@ -555,10 +606,18 @@ impl Iterator for SegmentReader {
                     continue;
                 }
                 if hdr.rtype == RecordType::SegmentHeader as u16 {
-                    self.note(self.frame_off, 0, "a second segment header inside the segment".into());
+                    self.note(
+                        self.frame_off,
+                        0,
+                        "a second segment header inside the segment".into(),
+                    );
                     continue;
                 }
-                return Some(RawRecord { hdr, frame: self.frame.clone(), start });
+                return Some(RawRecord {
+                    hdr,
+                    frame: self.frame.clone(),
+                    start,
+                });
             }
             if !self.next_frame() {
                 return None;

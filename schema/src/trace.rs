@@ -32,7 +32,9 @@ pub fn expand_inputs<P: AsRef<Path>>(inputs: &[P]) -> Result<Vec<PathBuf>, Trace
                 .filter(|f| f.is_file() && f.extension().is_some_and(|x| x == "zst"))
                 .collect();
             if found.is_empty() {
-                return Err(TraceError::NoInput { pattern: p.display().to_string() });
+                return Err(TraceError::NoInput {
+                    pattern: p.display().to_string(),
+                });
             }
             found.sort();
             out.extend(found);
@@ -42,12 +44,16 @@ pub fn expand_inputs<P: AsRef<Path>>(inputs: &[P]) -> Result<Vec<PathBuf>, Trace
             let s = p.to_string_lossy();
             if s.contains(['*', '?', '[']) {
                 let found: Vec<PathBuf> = glob::glob(&s)
-                    .map_err(|e| TraceError::NoInput { pattern: format!("{s} ({e})") })?
+                    .map_err(|e| TraceError::NoInput {
+                        pattern: format!("{s} ({e})"),
+                    })?
                     .filter_map(Result::ok)
                     .filter(|f| f.is_file())
                     .collect();
                 if found.is_empty() {
-                    return Err(TraceError::NoInput { pattern: s.into_owned() });
+                    return Err(TraceError::NoInput {
+                        pattern: s.into_owned(),
+                    });
                 }
                 out.extend(found);
             } else {
@@ -131,7 +137,10 @@ impl TraceSet {
         }
         let mut recordings: Vec<Recording> = Vec::new();
         for (i, s) in segments.iter().enumerate() {
-            match recordings.iter_mut().find(|r| r.trace_id == s.meta.trace_id) {
+            match recordings
+                .iter_mut()
+                .find(|r| r.trace_id == s.meta.trace_id)
+            {
                 Some(r) => r.segments.push(i),
                 None => recordings.push(Recording {
                     trace_id: s.meta.trace_id.clone(),
@@ -143,12 +152,18 @@ impl TraceSet {
         for r in &mut recordings {
             r.segments.sort_by(|&a, &b| {
                 let (sa, sb) = (&segments[a], &segments[b]);
-                sa.meta.seq.cmp(&sb.meta.seq).then_with(|| sa.path.cmp(&sb.path))
+                sa.meta
+                    .seq
+                    .cmp(&sb.meta.seq)
+                    .then_with(|| sa.path.cmp(&sb.path))
             });
             r.anchor = segments[r.segments[0]].meta.clock;
         }
         recordings.sort_by_key(|r| r.anchor.wall(segments[r.segments[0]].meta.clock.boot_ns));
-        Ok(TraceSet { segments, recordings })
+        Ok(TraceSet {
+            segments,
+            recordings,
+        })
     }
 
     /// Reads every record of every segment in time order.
@@ -164,7 +179,11 @@ impl TraceSet {
             .enumerate()
             .map(|(ri, r)| Cursor {
                 recording: ri,
-                paths: r.segments.iter().map(|&i| (i, self.segments[i].path.clone())).collect(),
+                paths: r
+                    .segments
+                    .iter()
+                    .map(|&i| (i, self.segments[i].path.clone()))
+                    .collect(),
                 next_seg: 0,
                 reader: None,
                 reorder: BinaryHeap::new(),
@@ -240,12 +259,21 @@ struct Cursor {
 
 impl Cursor {
     /// Next record in file order, moving to the next segment at the end of one.
-    fn pull(&mut self, reports: &mut Vec<SegmentReport>, errors: &mut Vec<TraceError>) -> Option<MergedRecord> {
+    fn pull(
+        &mut self,
+        reports: &mut Vec<SegmentReport>,
+        errors: &mut Vec<TraceError>,
+    ) -> Option<MergedRecord> {
         loop {
             if let Some((idx, r)) = self.reader.as_mut() {
                 if let Some(rec) = r.next() {
                     let wall_ns = self.anchor.wall(rec.hdr.ts);
-                    return Some(MergedRecord { rec, segment: *idx, recording: self.recording, wall_ns });
+                    return Some(MergedRecord {
+                        rec,
+                        segment: *idx,
+                        recording: self.recording,
+                        wall_ns,
+                    });
                 }
                 reports.push(SegmentReport {
                     index: *idx,
@@ -267,7 +295,12 @@ impl Cursor {
         }
     }
 
-    fn next(&mut self, reports: &mut Vec<SegmentReport>, errors: &mut Vec<TraceError>, ooo: &mut u64) -> Option<MergedRecord> {
+    fn next(
+        &mut self,
+        reports: &mut Vec<SegmentReport>,
+        errors: &mut Vec<TraceError>,
+        ooo: &mut u64,
+    ) -> Option<MergedRecord> {
         loop {
             if let Some(Reverse(top)) = self.reorder.peek() {
                 let ripe = self.exhausted
@@ -290,7 +323,11 @@ impl Cursor {
                     let ts = item.rec.hdr.ts;
                     self.max_ts = self.max_ts.max(ts);
                     self.arrivals += 1;
-                    self.reorder.push(Reverse(Pending { ts, arrival: self.arrivals, item }));
+                    self.reorder.push(Reverse(Pending {
+                        ts,
+                        arrival: self.arrivals,
+                        item,
+                    }));
                 }
                 None => self.exhausted = true,
             }
@@ -312,7 +349,9 @@ pub struct Merged {
 
 impl std::fmt::Debug for Merged {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Merged").field("cursors", &self.cursors.len()).finish_non_exhaustive()
+        f.debug_struct("Merged")
+            .field("cursors", &self.cursors.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -391,8 +430,14 @@ pub struct ChainFinding {
 /// Verifies the SHA-256 chain of every recording from the per-segment reports.
 pub fn verify_chain(set: &TraceSet, reports: &[SegmentReport]) -> Vec<ChainFinding> {
     let mut out = Vec::new();
-    let note = |m: String| ChainFinding { severity: Severity::Note, message: m };
-    let problem = |m: String| ChainFinding { severity: Severity::Problem, message: m };
+    let note = |m: String| ChainFinding {
+        severity: Severity::Note,
+        message: m,
+    };
+    let problem = |m: String| ChainFinding {
+        severity: Severity::Problem,
+        message: m,
+    };
     for rec in &set.recordings {
         let mut prev: Option<(&SegmentHead, Option<&SegmentReport>)> = None;
         for &i in &rec.segments {
@@ -411,7 +456,10 @@ pub fn verify_chain(set: &TraceSet, reports: &[SegmentReport]) -> Vec<ChainFindi
                 None => out.push(problem(format!("{name}: segment was not read to its end"))),
             }
             if let Some(f) = report.and_then(|r| r.footer.as_ref()) {
-                if f.trace_id != seg.meta.trace_id || f.seq != seg.meta.seq || f.prev_sha256 != seg.meta.prev_sha256 {
+                if f.trace_id != seg.meta.trace_id
+                    || f.seq != seg.meta.seq
+                    || f.prev_sha256 != seg.meta.prev_sha256
+                {
                     out.push(problem(format!(
                         "{name}: footer (recording {} segment {}) does not match the header (recording {} segment {})",
                         f.trace_id, f.seq, seg.meta.trace_id, seg.meta.seq
@@ -419,7 +467,10 @@ pub fn verify_chain(set: &TraceSet, reports: &[SegmentReport]) -> Vec<ChainFindi
                 }
             }
             if seg.meta.seq <= 1 && seg.meta.prev_sha256.is_some() {
-                out.push(problem(format!("{name}: segment {} claims a previous segment", seg.meta.seq)));
+                out.push(problem(format!(
+                    "{name}: segment {} claims a previous segment",
+                    seg.meta.seq
+                )));
             }
             match prev {
                 None if seg.meta.seq > 1 => out.push(note(format!(

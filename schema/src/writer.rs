@@ -8,8 +8,7 @@ use crate::meta::{SegmentFooter, SegmentMeta, FORMAT_MAJOR, FORMAT_MINOR};
 use crate::proctable::ProcessTable;
 use crate::snapshot::ProcessSnapshot;
 use crate::wire::{
-    JsonRecord, Layout, RecordHeader, SegmentHeaderRecord, FORMAT_MAGIC, HDR_SIZE,
-    MAX_RECORD_SIZE,
+    JsonRecord, Layout, RecordHeader, SegmentHeaderRecord, FORMAT_MAGIC, HDR_SIZE, MAX_RECORD_SIZE,
 };
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, VecDeque};
@@ -38,7 +37,13 @@ pub struct WriterOptions {
 
 impl Default for WriterOptions {
     fn default() -> Self {
-        WriterOptions { level: 3, frame_bytes: 1 << 20, writer_pid: 0, create_new: true, sync: true }
+        WriterOptions {
+            level: 3,
+            frame_bytes: 1 << 20,
+            writer_pid: 0,
+            create_new: true,
+            sync: true,
+        }
     }
 }
 
@@ -111,8 +116,12 @@ impl SegmentWriter {
         let file = oo.open(path).map_err(|e| TraceError::io(path, e))?;
         let mut compressor =
             zstd::bulk::Compressor::new(opts.level).map_err(|e| TraceError::io(path, e))?;
-        compressor.include_checksum(true).map_err(|e| TraceError::io(path, e))?;
-        compressor.include_contentsize(true).map_err(|e| TraceError::io(path, e))?;
+        compressor
+            .include_checksum(true)
+            .map_err(|e| TraceError::io(path, e))?;
+        compressor
+            .include_contentsize(true)
+            .map_err(|e| TraceError::io(path, e))?;
         let mut w = SegmentWriter {
             path: path.to_path_buf(),
             file,
@@ -168,9 +177,19 @@ impl SegmentWriter {
         body: impl FnOnce(&mut Vec<u8>) -> Result<(), crate::wire::EncodeError>,
     ) -> Result<(), TraceError> {
         let start = out.len();
-        RecordHeader { rtype: t as u16, cpu: 0, size: 0, ts, pid: self.writer_pid, tid: self.writer_pid }
-            .write(out);
-        body(out).map_err(|source| TraceError::Encode { path: self.path.clone(), source })?;
+        RecordHeader {
+            rtype: t as u16,
+            cpu: 0,
+            size: 0,
+            ts,
+            pid: self.writer_pid,
+            tid: self.writer_pid,
+        }
+        .write(out);
+        body(out).map_err(|source| TraceError::Encode {
+            path: self.path.clone(),
+            source,
+        })?;
         let size = (out.len() - start) as u32;
         out[start + 4..start + 8].copy_from_slice(&size.to_le_bytes());
         Ok(())
@@ -219,13 +238,24 @@ impl SegmentWriter {
 
     /// Appends one raw record (header included), as the kernel emitted it.
     pub fn append_raw(&mut self, rec: &[u8]) -> Result<(), TraceError> {
-        let bad = |reason: String| TraceError::BadRecord { path: self.path.clone(), reason };
+        let bad = |reason: String| TraceError::BadRecord {
+            path: self.path.clone(),
+            reason,
+        };
         let hdr = RecordHeader::parse(rec).ok_or_else(|| bad(format!("{} bytes", rec.len())))?;
         if hdr.size as usize != rec.len() || rec.len() > MAX_RECORD_SIZE {
-            return Err(bad(format!("size field {} but {} bytes", hdr.size, rec.len())));
+            return Err(bad(format!(
+                "size field {} but {} bytes",
+                hdr.size,
+                rec.len()
+            )));
         }
-        if hdr.rtype == RecordType::SegmentHeader as u16 || hdr.rtype == RecordType::SegmentFooter as u16 {
-            return Err(bad("segment headers and footers are written by the writer".into()));
+        if hdr.rtype == RecordType::SegmentHeader as u16
+            || hdr.rtype == RecordType::SegmentFooter as u16
+        {
+            return Err(bad(
+                "segment headers and footers are written by the writer".into()
+            ));
         }
         if self.failed {
             return Err(bad("an earlier write failed; the segment is closed".into()));
@@ -242,7 +272,10 @@ impl SegmentWriter {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let frame = self.compressor.compress(&self.buf).map_err(|e| TraceError::io(&self.path, e))?;
+        let frame = self
+            .compressor
+            .compress(&self.buf)
+            .map_err(|e| TraceError::io(&self.path, e))?;
         self.write_frame(&frame)?;
         self.hasher.update(&frame);
         self.frames += 1;
@@ -293,10 +326,15 @@ impl SegmentWriter {
         self.userspace_record(&mut rec, RecordType::SegmentFooter, self.last_ts, |out| {
             JsonRecord { json }.encode_body(out)
         })?;
-        let frame = self.compressor.compress(&rec).map_err(|e| TraceError::io(&self.path, e))?;
+        let frame = self
+            .compressor
+            .compress(&rec)
+            .map_err(|e| TraceError::io(&self.path, e))?;
         self.write_frame(&frame)?;
         if self.sync {
-            self.file.sync_all().map_err(|e| TraceError::io(&self.path, e))?;
+            self.file
+                .sync_all()
+                .map_err(|e| TraceError::io(&self.path, e))?;
         }
         self.finished = true;
         Ok(SegmentSummary {
@@ -337,7 +375,10 @@ pub fn segment_path(base: &Path, seq: u64) -> PathBuf {
     if seq <= 1 {
         return base.to_path_buf();
     }
-    let name = base.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = base
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let new = match name.strip_suffix(".zst") {
         Some(stem) => format!("{stem}.{seq:06}.zst"),
         None => format!("{name}.{seq:06}"),
@@ -425,8 +466,10 @@ impl TraceWriter {
                 tid: p.pid,
                 kind: EventKind::ProcessSnapshot(Box::new(p)),
             };
-            event::encode(&ev, &mut self.scratch)
-                .map_err(|source| TraceError::Encode { path: path.clone(), source })?;
+            event::encode(&ev, &mut self.scratch).map_err(|source| TraceError::Encode {
+                path: path.clone(),
+                source,
+            })?;
             seg.append_raw(&self.scratch)?;
         }
         seg.flush_frame()?;
@@ -462,7 +505,10 @@ impl TraceWriter {
     /// Appends one raw record, rotating first when a limit is reached.
     pub fn append_raw(&mut self, rec: &[u8]) -> Result<(), TraceError> {
         let ts = RecordHeader::parse(rec).map(|h| h.ts).unwrap_or(0);
-        let due = self.current.as_ref().and_then(|seg| self.rotation_due(seg, ts));
+        let due = self
+            .current
+            .as_ref()
+            .and_then(|seg| self.rotation_due(seg, ts));
         if let Some(reason) = due {
             self.rotate(reason, ts)?;
         }
@@ -481,7 +527,10 @@ impl TraceWriter {
         let mut buf = std::mem::take(&mut self.scratch);
         buf.clear();
         let res = event::encode(ev, &mut buf)
-            .map_err(|source| TraceError::Encode { path: self.base.clone(), source })
+            .map_err(|source| TraceError::Encode {
+                path: self.base.clone(),
+                source,
+            })
             .and_then(|_| self.append_raw(&buf));
         self.scratch = buf;
         res

@@ -8,12 +8,16 @@ use std::path::{Path, PathBuf};
 fn recording(dir: &Path, name: &str, trace_id: &str, pid_base: u32) -> Vec<PathBuf> {
     let mut b = TraceBuilder::new(&dir.join(name))
         .trace_id(trace_id)
-        .rotation(Rotation { max_records: Some(12), ..Default::default() })
+        .rotation(Rotation {
+            max_records: Some(12),
+            ..Default::default()
+        })
         .create()
         .expect("create");
     let t = b.start_ns();
     for i in 0..40u64 {
-        b.exit(t + i * 1_000, pid_base + i as u32, (i % 3) as u8).expect("exit");
+        b.exit(t + i * 1_000, pid_base + i as u32, (i % 3) as u8)
+            .expect("exit");
     }
     b.finish().expect("finish")
 }
@@ -26,7 +30,10 @@ fn verify(files: &[PathBuf]) -> Vec<ChainFinding> {
 }
 
 fn problems(f: &[ChainFinding]) -> Vec<&str> {
-    f.iter().filter(|f| f.severity == Severity::Problem).map(|f| f.message.as_str()).collect()
+    f.iter()
+        .filter(|f| f.severity == Severity::Problem)
+        .map(|f| f.message.as_str())
+        .collect()
 }
 
 #[test]
@@ -55,16 +62,29 @@ fn first_segments_rotated_away_is_only_a_note() {
     let files = recording(dir.path(), "t.zst", "11111111111111111111111111111111", 100);
     let f = verify(&files[2..]);
     assert!(problems(&f).is_empty(), "{f:?}");
-    assert!(f.iter().any(|x| x.message.contains("starts at segment 3")), "{f:?}");
+    assert!(
+        f.iter().any(|x| x.message.contains("starts at segment 3")),
+        "{f:?}"
+    );
 }
 
 #[test]
 fn replaced_segment_breaks_the_link() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let a = recording(&dir.path().join("."), "a.zst", "11111111111111111111111111111111", 100);
+    let a = recording(
+        &dir.path().join("."),
+        "a.zst",
+        "11111111111111111111111111111111",
+        100,
+    );
     let other = tempfile::tempdir().expect("tempdir");
     // Same trace id, different content: a forged segment 2.
-    let b = recording(other.path(), "a.zst", "11111111111111111111111111111111", 900);
+    let b = recording(
+        other.path(),
+        "a.zst",
+        "11111111111111111111111111111111",
+        900,
+    );
     std::fs::copy(&b[1], &a[1]).expect("copy");
     let f = verify(&a);
     let p = problems(&f);
@@ -80,7 +100,12 @@ fn edited_byte_is_a_hash_mismatch() {
     bytes[i] ^= 1;
     std::fs::write(&files[2], bytes).expect("write");
     let f = verify(&files);
-    assert!(problems(&f).iter().any(|m| m.contains("SHA-256 does not match")), "{f:?}");
+    assert!(
+        problems(&f)
+            .iter()
+            .any(|m| m.contains("SHA-256 does not match")),
+        "{f:?}"
+    );
 }
 
 #[test]
@@ -92,7 +117,12 @@ fn duplicate_segment_is_flagged() {
     let mut all = files.clone();
     all.push(dup);
     let f = verify(&all);
-    assert!(problems(&f).iter().any(|m| m.contains("both claim to be segment 2")), "{f:?}");
+    assert!(
+        problems(&f)
+            .iter()
+            .any(|m| m.contains("both claim to be segment 2")),
+        "{f:?}"
+    );
 }
 
 #[test]
@@ -100,7 +130,11 @@ fn max_segments_keeps_the_newest() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("ring.zst");
     let mut b = TraceBuilder::new(&path)
-        .rotation(Rotation { max_records: Some(10), max_segments: Some(3), ..Default::default() })
+        .rotation(Rotation {
+            max_records: Some(10),
+            max_segments: Some(3),
+            ..Default::default()
+        })
         .create()
         .expect("create");
     let t = b.start_ns();
@@ -111,7 +145,9 @@ fn max_segments_keeps_the_newest() {
     let on_disk: Vec<PathBuf> = written.iter().filter(|p| p.exists()).cloned().collect();
     assert_eq!(on_disk.len(), 3);
     assert_eq!(on_disk, written[written.len() - 3..].to_vec());
-    assert!(on_disk[0].to_string_lossy().ends_with(&format!("ring.{:06}.zst", written.len() - 2)));
+    assert!(on_disk[0]
+        .to_string_lossy()
+        .ends_with(&format!("ring.{:06}.zst", written.len() - 2)));
     let f = verify(&on_disk);
     assert!(problems(&f).is_empty(), "{f:?}");
 }

@@ -14,14 +14,18 @@ use std::path::{Path, PathBuf};
 fn many_frames(dir: &Path, events: usize) -> PathBuf {
     let path = dir.join("t.zst");
     let mut b = TraceBuilder::new(&path)
-        .writer_options(WriterOptions { frame_bytes: 4096, ..Default::default() })
+        .writer_options(WriterOptions {
+            frame_bytes: 4096,
+            ..Default::default()
+        })
         .existing(1, 0, "/sbin/init", &["init"], 0)
         .create()
         .expect("create");
     let t = b.start_ns();
     for i in 0..events as u64 {
         let pid = 100 + (i % 50) as u32;
-        b.open(t + i * 1000, pid, &format!("/etc/file-{i}"), 0, 3).expect("open");
+        b.open(t + i * 1000, pid, &format!("/etc/file-{i}"), 0, 3)
+            .expect("open");
         if i % 9 == 0 {
             b.flush().expect("flush");
         }
@@ -66,15 +70,27 @@ fn cut_at_every_offset() {
         std::fs::write(&cut, &bytes[..k]).expect("write");
         match SegmentReader::open(&cut) {
             Err(e) => {
-                assert!(k < header_end, "cut at {k} (header ends {header_end}) refused: {e}");
                 assert!(
-                    matches!(e, TraceError::NotATrace { .. } | TraceError::BadHeader { .. }),
+                    k < header_end,
+                    "cut at {k} (header ends {header_end}) refused: {e}"
+                );
+                assert!(
+                    matches!(
+                        e,
+                        TraceError::NotATrace { .. } | TraceError::BadHeader { .. }
+                    ),
                     "cut at {k}: {e}"
                 );
-                assert!(e.to_string().contains("cut.zst"), "error names the file: {e}");
+                assert!(
+                    e.to_string().contains("cut.zst"),
+                    "error names the file: {e}"
+                );
             }
             Ok(mut r) => {
-                assert!(k >= header_end, "cut at {k} opened before the header frame ended");
+                assert!(
+                    k >= header_end,
+                    "cut at {k} opened before the header frame ended"
+                );
                 let got: Vec<Vec<u8>> = r.by_ref().map(|x| x.bytes().to_vec()).collect();
                 // Complete frames before the cut: everything in them is read back.
                 let whole: usize = fr.iter().filter(|f| f.0 + f.1 <= k).map(|f| f.2).sum();
@@ -84,7 +100,11 @@ fn cut_at_every_offset() {
                 assert_eq!(&got[..], &all[..expect], "cut at {k}: records differ");
                 let at_boundary = fr.iter().any(|f| f.0 == k) || k == bytes.len();
                 if at_boundary {
-                    assert!(r.damage().is_empty(), "cut at frame boundary {k}: {:?}", r.damage());
+                    assert!(
+                        r.damage().is_empty(),
+                        "cut at frame boundary {k}: {:?}",
+                        r.damage()
+                    );
                 } else {
                     let d = r.damage();
                     assert_eq!(d.len(), 1, "cut at {k}: {d:?}");
@@ -119,14 +139,21 @@ fn corrupt_frame_in_the_middle_loses_only_that_frame() {
     std::fs::write(&p, &bad).expect("write");
     let mut r = SegmentReader::open(&p).expect("open");
     let got: Vec<Vec<u8>> = r.by_ref().map(|x| x.bytes().to_vec()).collect();
-    assert_eq!(got.len(), all.len() - lost, "only the victim frame's records are lost");
+    assert_eq!(
+        got.len(),
+        all.len() - lost,
+        "only the victim frame's records are lost"
+    );
     let before: usize = fr[..victim].iter().map(|f| f.2).sum::<usize>() - 1;
     assert_eq!(&got[..before], &all[..before]);
     assert_eq!(&got[before..], &all[before + lost..]);
     let d = r.damage();
     assert_eq!(d.len(), 1, "{d:?}");
     assert_eq!(d[0].offset as usize, off);
-    assert!(matches!(r.seal(), SegmentSeal::Mismatch { .. }), "an edited segment fails its hash");
+    assert!(
+        matches!(r.seal(), SegmentSeal::Mismatch { .. }),
+        "an edited segment fails its hash"
+    );
 }
 
 #[test]
@@ -184,7 +211,15 @@ fn unknown_record_types_are_skipped_and_kept() {
     let t = b.start_ns();
     b.exit(t + 1, 10, 0).expect("exit");
     let mut rec = Vec::new();
-    RecordHeader { rtype: 0x7777, cpu: 1, size: 40, ts: t + 2, pid: 11, tid: 11 }.write(&mut rec);
+    RecordHeader {
+        rtype: 0x7777,
+        cpu: 1,
+        size: 40,
+        ts: t + 2,
+        pid: 11,
+        tid: 11,
+    }
+    .write(&mut rec);
     rec.extend_from_slice(&[0xab; 16]);
     b.writer().append_raw(&rec).expect("append unknown type");
     b.exit(t + 3, 12, 0).expect("exit");
@@ -194,7 +229,10 @@ fn unknown_record_types_are_skipped_and_kept() {
     assert_eq!(recs.len(), 3);
     assert_eq!(recs[1].hdr.rtype, 0x7777);
     assert_eq!(recs[1].bytes(), &rec[..]);
-    assert!(matches!(recs[1].decode(), Err(rewind_schema::wire::DecodeError::UnknownType(0x7777))));
+    assert!(matches!(
+        recs[1].decode(),
+        Err(rewind_schema::wire::DecodeError::UnknownType(0x7777))
+    ));
     assert!(recs[2].decode().is_ok());
     assert!(r.damage().is_empty());
 }
@@ -217,15 +255,24 @@ fn other_major_versions_are_refused_minor_ones_read() {
     let v2 = dir.path().join("v2.zst");
     patch_header(&path, &v2, |d| d[32] = 2);
     let err = SegmentReader::open(&v2).expect_err("major 2 must be refused");
-    assert!(matches!(err, TraceError::UnsupportedVersion { major: 2, .. }), "{err}");
-    assert!(err.to_string().contains("v2.zst") && err.to_string().contains("2.0"), "{err}");
+    assert!(
+        matches!(err, TraceError::UnsupportedVersion { major: 2, .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("v2.zst") && err.to_string().contains("2.0"),
+        "{err}"
+    );
     let minor = dir.path().join("minor.zst");
     patch_header(&path, &minor, |d| d[34] = 9);
     let r = SegmentReader::open(&minor).expect("a newer minor is readable");
     assert_eq!(r.version(), (1, 9));
     let reserved = dir.path().join("reserved.zst");
     patch_header(&path, &reserved, |d| d[36] = 1);
-    assert!(matches!(SegmentReader::open(&reserved), Err(TraceError::BadHeader { .. })));
+    assert!(matches!(
+        SegmentReader::open(&reserved),
+        Err(TraceError::BadHeader { .. })
+    ));
 }
 
 #[test]
@@ -234,12 +281,20 @@ fn not_traces_are_refused_clearly() {
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("empty.zst", vec![], "empty"),
         ("text.zst", b"hello, world\n".to_vec(), "zstd"),
-        ("other.zst", zstd::bulk::compress(&[7u8; 100], 3).expect("z"), "not a Rewind segment"),
-        ("magic.zst", {
-            let mut v = zstd::bulk::compress(&[0u8; 10], 3).expect("z");
-            v.truncate(6);
-            v
-        }, "first frame"),
+        (
+            "other.zst",
+            zstd::bulk::compress(&[7u8; 100], 3).expect("z"),
+            "not a Rewind segment",
+        ),
+        (
+            "magic.zst",
+            {
+                let mut v = zstd::bulk::compress(&[0u8; 10], 3).expect("z");
+                v.truncate(6);
+                v
+            },
+            "first frame",
+        ),
     ];
     for (name, bytes, needle) in cases {
         let p = dir.path().join(name);
@@ -252,7 +307,10 @@ fn not_traces_are_refused_clearly() {
     let e = SegmentReader::open(dir.path()).expect_err("dir");
     assert!(e.to_string().contains("directory"), "{e}");
     let e = SegmentReader::open(&dir.path().join("missing.zst")).expect_err("missing");
-    assert!(matches!(e, TraceError::Io { .. }) && e.to_string().contains("missing.zst"), "{e}");
+    assert!(
+        matches!(e, TraceError::Io { .. }) && e.to_string().contains("missing.zst"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -260,21 +318,39 @@ fn readers_never_modify_the_trace() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = many_frames(dir.path(), 20);
     let before = std::fs::read(&path).expect("read");
-    let mtime = std::fs::metadata(&path).and_then(|m| m.modified()).expect("mtime");
+    let mtime = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .expect("mtime");
     let _ = read_raw(&path);
     assert_eq!(std::fs::read(&path).expect("read"), before);
-    assert_eq!(std::fs::metadata(&path).and_then(|m| m.modified()).expect("mtime"), mtime);
+    assert_eq!(
+        std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .expect("mtime"),
+        mtime
+    );
 }
 
 #[test]
 fn zstd_cli_decompresses_a_segment() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = many_frames(dir.path(), 20);
-    let out = std::process::Command::new("zstd").args(["-d", "-c", "-q"]).arg(&path).output();
+    let out = std::process::Command::new("zstd")
+        .args(["-d", "-c", "-q"])
+        .arg(&path)
+        .output();
     let out = match out {
         Ok(o) => o,
         Err(e) => panic!("the zstd command is needed (run .ci/setup): {e}"),
     };
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(&out.stdout[24..32], b"REWIND\0\0", "the stream starts with the segment header");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        &out.stdout[24..32],
+        b"REWIND\0\0",
+        "the stream starts with the segment header"
+    );
 }

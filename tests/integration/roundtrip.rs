@@ -44,12 +44,17 @@ proptest! {
         prop_assert_eq!(back, events);
     }
 
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
     /// Across rotation boundaries (by records, by bytes, by time) no event is lost,
     /// duplicated or changed; every new segment starts with a snapshot.
     #[test]
     fn rotation_roundtrip(events in prop::collection::vec(any_kernel_event(), 1..300),
                           max_records in 5u64..60,
-                          max_bytes in prop::option::of(512u64..4096),
+                          max_bytes in prop::option::of(1500u64..8192),
                           max_dur in prop::option::of(1u64..u64::MAX / 4)) {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("t.zst");
@@ -127,20 +132,31 @@ fn merges_two_recordings_by_wall_clock() {
     let a = dir.path().join("a.zst");
     let bpath = dir.path().join("b.zst");
     // Host B booted 10 s after host A: same wall time, different boot clocks.
-    let mut x = TraceBuilder::new(&a).trace_id("aa000000000000000000000000000001").create().expect("a");
+    let mut x = TraceBuilder::new(&a)
+        .trace_id("aa000000000000000000000000000001")
+        .create()
+        .expect("a");
     let mut y = TraceBuilder::new(&bpath)
         .trace_id("bb000000000000000000000000000002")
-        .clock(ClockAnchor { boot_ns: 5_000_000_000, wall_ns: rewind_schema::builder::SYNTHETIC_WALL_NS })
+        .clock(ClockAnchor {
+            boot_ns: 5_000_000_000,
+            wall_ns: rewind_schema::builder::SYNTHETIC_WALL_NS,
+        })
         .create()
         .expect("b");
     let (ta, tb) = (x.start_ns(), y.start_ns());
     for i in 0..5u64 {
-        x.exit(ta + (2 * i) * 1_000_000, 1000 + i as u32, 0).expect("x");
-        y.exit(tb + (2 * i + 1) * 1_000_000, 2000 + i as u32, 0).expect("y");
+        x.exit(ta + (2 * i) * 1_000_000, 1000 + i as u32, 0)
+            .expect("x");
+        y.exit(tb + (2 * i + 1) * 1_000_000, 2000 + i as u32, 0)
+            .expect("y");
     }
     x.finish().expect("x");
     y.finish().expect("y");
     let set = TraceSet::open(&[dir.path()]).expect("open dir");
     let pids: Vec<u32> = set.records().map(|m| m.rec.hdr.pid).collect();
-    assert_eq!(pids, vec![1000, 2000, 1001, 2001, 1002, 2002, 1003, 2003, 1004, 2004]);
+    assert_eq!(
+        pids,
+        vec![1000, 2000, 1001, 2001, 1002, 2002, 1003, 2003, 1004, 2004]
+    );
 }

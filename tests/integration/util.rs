@@ -29,11 +29,14 @@ pub fn raw_record(t: RecordType, hdr: RecordHeader, fixed: &[u8], vars: &[Vec<u8
     for (i, b) in rec.iter_mut().enumerate().skip(HDR_SIZE) {
         *b = fixed.get(i % fixed.len().max(1)).copied().unwrap_or(0);
     }
-    let mut vi = 0;
     let mut tail = Vec::new();
-    for f in layout.fields.iter().filter(|f| f.name.ends_with("_len")) {
+    for (vi, f) in layout
+        .fields
+        .iter()
+        .filter(|f| f.name.ends_with("_len"))
+        .enumerate()
+    {
         let v = vars.get(vi).cloned().unwrap_or_default();
-        vi += 1;
         rec[f.offset..f.offset + 2].copy_from_slice(&(v.len() as u16).to_le_bytes());
         tail.extend_from_slice(&v);
     }
@@ -61,7 +64,14 @@ pub fn any_kernel_event() -> impl Strategy<Value = Event> {
         prop::collection::vec(prop::collection::vec(any::<u8>(), 0..80), 0..4),
     )
         .prop_map(|(t, (cpu, ts, pid, tid), fixed, vars)| {
-            let hdr = RecordHeader { rtype: 0, cpu, size: 0, ts, pid, tid };
+            let hdr = RecordHeader {
+                rtype: 0,
+                cpu,
+                size: 0,
+                ts,
+                pid,
+                tid,
+            };
             let rec = raw_record(t, hdr, &fixed, &vars);
             match event::decode(&rec) {
                 Ok(ev) => ev,
@@ -79,26 +89,32 @@ pub fn any_snapshot_event() -> impl Strategy<Value = Event> {
         any::<(u32, u32, u64)>(),
         any::<bool>(),
     )
-        .prop_map(|((pid, ppid, start, ts), exe, argv, (uid, tty, cap), tracked)| Event {
-            ts,
-            cpu: 0,
-            pid,
-            tid: pid,
-            kind: EventKind::ProcessSnapshot(Box::new(ProcessSnapshot {
+        .prop_map(
+            |((pid, ppid, start, ts), exe, argv, (uid, tty, cap), tracked)| Event {
+                ts,
+                cpu: 0,
                 pid,
-                ppid,
-                start,
-                comm: ByteString::from(exe.chars().take(15).collect::<String>()),
-                exe: ByteString::from(exe),
-                argv: argv.into_iter().map(ByteString::from).collect(),
-                uid,
-                euid: uid,
-                tty,
-                cap_eff: cap,
-                source: if tracked { SnapshotSource::Tracked } else { SnapshotSource::Procfs },
-                ..Default::default()
-            })),
-        })
+                tid: pid,
+                kind: EventKind::ProcessSnapshot(Box::new(ProcessSnapshot {
+                    pid,
+                    ppid,
+                    start,
+                    comm: ByteString::from(exe.chars().take(15).collect::<String>()),
+                    exe: ByteString::from(exe),
+                    argv: argv.into_iter().map(ByteString::from).collect(),
+                    uid,
+                    euid: uid,
+                    tty,
+                    cap_eff: cap,
+                    source: if tracked {
+                        SnapshotSource::Tracked
+                    } else {
+                        SnapshotSource::Procfs
+                    },
+                    ..Default::default()
+                })),
+            },
+        )
 }
 
 /// Every record of the segment files, in file order, decoded (segment by segment).
@@ -107,7 +123,10 @@ pub fn read_events(files: &[PathBuf]) -> Vec<Event> {
     for f in files {
         let r = SegmentReader::open(f).unwrap_or_else(|e| panic!("{e}"));
         for rec in r {
-            out.push(rec.decode().unwrap_or_else(|e| panic!("{}: {e}", f.display())));
+            out.push(
+                rec.decode()
+                    .unwrap_or_else(|e| panic!("{}: {e}", f.display())),
+            );
         }
     }
     out

@@ -83,7 +83,9 @@ pub fn write(args: &Args, out: &mut impl Write) -> anyhow::Result<Outcome> {
     }
     out.flush()?;
     if undecodable > 0 {
-        eprintln!("analyzer: warning: {undecodable} records could not be decoded (shown as undecodable)");
+        eprintln!(
+            "analyzer: warning: {undecodable} records could not be decoded (shown as undecodable)"
+        );
     }
     Ok(super::report_problems(&set, &merged))
 }

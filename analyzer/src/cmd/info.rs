@@ -62,7 +62,12 @@ pub fn write(args: &Args, out: &mut impl Write) -> anyhow::Result<Outcome> {
             if let Ok(l) = Loss::decode(m.rec.bytes()) {
                 let anchor = set.recordings[m.recording].anchor;
                 st.lost = st.lost.saturating_add(l.count);
-                st.loss_windows.push((l.loss_cpu, l.count, anchor.wall(l.window_start), anchor.wall(l.window_end)));
+                st.loss_windows.push((
+                    l.loss_cpu,
+                    l.count,
+                    anchor.wall(l.window_start),
+                    anchor.wall(l.window_end),
+                ));
             }
         }
     }
@@ -85,7 +90,9 @@ pub fn write(args: &Args, out: &mut impl Write) -> anyhow::Result<Outcome> {
                 Some(SegmentSeal::Mismatch { .. }) => "MODIFIED",
                 None => "unread",
             };
-            let damage: Vec<String> = r.map(|r| r.damage.iter().map(|d| d.to_string()).collect()).unwrap_or_default();
+            let damage: Vec<String> = r
+                .map(|r| r.damage.iter().map(|d| d.to_string()).collect())
+                .unwrap_or_default();
             damaged |= !damage.is_empty();
             segs.push(json!({
                 "path": s.path.display().to_string(),
@@ -121,8 +128,16 @@ pub fn write(args: &Args, out: &mut impl Write) -> anyhow::Result<Outcome> {
             "unknown_records": st.unknown,
         }));
     }
-    let problems: Vec<&str> = findings.iter().filter(|f| f.severity == Severity::Problem).map(|f| f.message.as_str()).collect();
-    let notes: Vec<&str> = findings.iter().filter(|f| f.severity == Severity::Note).map(|f| f.message.as_str()).collect();
+    let problems: Vec<&str> = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Problem)
+        .map(|f| f.message.as_str())
+        .collect();
+    let notes: Vec<&str> = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Note)
+        .map(|f| f.message.as_str())
+        .collect();
     let errors: Vec<String> = merged.errors().iter().map(|e| e.to_string()).collect();
     let partial = damaged || !problems.is_empty() || !errors.is_empty();
 
@@ -138,7 +153,11 @@ pub fn write(args: &Args, out: &mut impl Write) -> anyhow::Result<Outcome> {
     } else {
         write_text(out, &recordings_json, &problems, &notes, &errors)?;
     }
-    Ok(if partial { Outcome::Partial } else { Outcome::Clean })
+    Ok(if partial {
+        Outcome::Partial
+    } else {
+        Outcome::Clean
+    })
 }
 
 fn s(v: &serde_json::Value) -> String {
@@ -159,23 +178,64 @@ fn write_text(
     for r in recs {
         let h = &r["host"];
         writeln!(out, "Recording {}", s(&r["trace_id"]))?;
-        writeln!(out, "  host       {} (kernel {}, {}, machine-id {}, boot {})", s(&h["hostname"]), s(&h["kernel_release"]), s(&h["arch"]), s(&h["machine_id"]), s(&h["boot_id"]))?;
-        writeln!(out, "  recorder   {} ({} mode)", s(&r["recorder_version"]), s(&r["capture"]["mode"]))?;
-        let span = r["span_ns"].as_u64().map(timefmt::duration).unwrap_or_else(|| "-".into());
-        writeln!(out, "  time       {} .. {} ({span})", s(&r["first"]), s(&r["last"]))?;
+        writeln!(
+            out,
+            "  host       {} (kernel {}, {}, machine-id {}, boot {})",
+            s(&h["hostname"]),
+            s(&h["kernel_release"]),
+            s(&h["arch"]),
+            s(&h["machine_id"]),
+            s(&h["boot_id"])
+        )?;
+        writeln!(
+            out,
+            "  recorder   {} ({} mode)",
+            s(&r["recorder_version"]),
+            s(&r["capture"]["mode"])
+        )?;
+        let span = r["span_ns"]
+            .as_u64()
+            .map(timefmt::duration)
+            .unwrap_or_else(|| "-".into());
+        writeln!(
+            out,
+            "  time       {} .. {} ({span})",
+            s(&r["first"]),
+            s(&r["last"])
+        )?;
         writeln!(out, "  events     {}", r["events"])?;
         let lost = r["lost"].as_u64().unwrap_or(0);
         if lost == 0 {
             writeln!(out, "  loss       none reported")?;
         } else {
-            writeln!(out, "  loss       {lost} records LOST; outputs covering these windows are incomplete:")?;
+            writeln!(
+                out,
+                "  loss       {lost} records LOST; outputs covering these windows are incomplete:"
+            )?;
             for w in r["loss_windows"].as_array().into_iter().flatten() {
-                writeln!(out, "               cpu {} lost {} between {} and {}", w["cpu"], w["count"], s(&w["from"]), s(&w["to"]))?;
+                writeln!(
+                    out,
+                    "               cpu {} lost {} between {} and {}",
+                    w["cpu"],
+                    w["count"],
+                    s(&w["from"]),
+                    s(&w["to"])
+                )?;
             }
         }
         writeln!(out, "  segments")?;
-        let w = r["segments"].as_array().into_iter().flatten().map(|x| s(&x["path"]).len()).max().unwrap_or(4);
-        writeln!(out, "    {:>4}  {:<w$} {:>10} {:>7} {:>9}  {:<8} {}", "seq", "file", "size", "frames", "records", "seal", "closed")?;
+        let w = r["segments"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|x| s(&x["path"]).len())
+            .max()
+            .unwrap_or(4);
+        writeln!(
+            out,
+            "    {:>4}  {:<w$} {:>10} {:>7} {:>9}  {:<8} closed",
+            "seq", "file", "size", "frames", "records", "seal"
+        )?;
         for seg in r["segments"].as_array().into_iter().flatten() {
             writeln!(
                 out,

@@ -170,7 +170,7 @@ fn record_seeds() -> Res<Vec<(String, Vec<u8>)>> {
         ev(t + 7, 100, EventKind::Connect(wire::Connect { sock: Sock::default(), ret: 0, path: "/run/dbus.sock".into() })),
         ev(t + 8, 100, EventKind::SockClose(wire::SockClose { sock: tcp, bytes_sent: 10, bytes_received: 20, duration_ns: 30 })),
         ev(t + 9, 100, EventKind::UdpSend(wire::Udp { sock: udp, ..Default::default() })),
-        ev(t + 10, 100, EventKind::Dns(wire::Snippet { data: ByteString(b"\x12\x34\x01\x00\x00\x01".to_vec()), ..Default::default() })),
+        ev(t + 10, 100, EventKind::Dns(wire::Snippet { data: wire::Payload(b"\x12\x34\x01\x00\x00\x01".to_vec()), ..Default::default() })),
         ev(t + 11, 0, EventKind::Loss(wire::Loss { count: 5, window_start: t, window_end: t + 10, loss_cpu: 1 })),
         ev(t + 12, 100, EventKind::Cred(Default::default())),
         ev(t + 13, 100, EventKind::Mount(Default::default())),

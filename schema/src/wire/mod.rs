@@ -310,7 +310,9 @@ impl Serialize for Payload {
 impl<'de> Deserialize<'de> for Payload {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        unescape_ascii(&s).map(Payload).map_err(serde::de::Error::custom)
+        unescape_ascii(&s)
+            .map(Payload)
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -393,7 +395,11 @@ impl Var for Argv {
 impl Argv {
     /// The command line as one string, arguments separated by spaces (lossy).
     pub fn joined(&self) -> String {
-        self.0.iter().map(ByteString::display).collect::<Vec<_>>().join(" ")
+        self.0
+            .iter()
+            .map(ByteString::display)
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 
@@ -682,12 +688,36 @@ pub fn all_layouts() -> Vec<LayoutInfo> {
         c_name: "rw_hdr",
         size: HDR_SIZE,
         fields: vec![
-            FieldInfo { name: "type", offset: 0, size: 2 },
-            FieldInfo { name: "cpu", offset: 2, size: 2 },
-            FieldInfo { name: "size", offset: 4, size: 4 },
-            FieldInfo { name: "ts", offset: 8, size: 8 },
-            FieldInfo { name: "pid", offset: 16, size: 4 },
-            FieldInfo { name: "tid", offset: 20, size: 4 },
+            FieldInfo {
+                name: "type",
+                offset: 0,
+                size: 2,
+            },
+            FieldInfo {
+                name: "cpu",
+                offset: 2,
+                size: 2,
+            },
+            FieldInfo {
+                name: "size",
+                offset: 4,
+                size: 4,
+            },
+            FieldInfo {
+                name: "ts",
+                offset: 8,
+                size: 8,
+            },
+            FieldInfo {
+                name: "pid",
+                offset: 16,
+                size: 4,
+            },
+            FieldInfo {
+                name: "tid",
+                offset: 20,
+                size: 4,
+            },
         ],
     });
     v

@@ -127,7 +127,15 @@ impl TryFrom<SockJson> for Sock {
         };
         let (laddr, lport) = parse(&j.local)?;
         let (raddr, rport) = parse(&j.remote)?;
-        Ok(Sock { cookie: j.cookie, family: j.family, sock_type: j.sock_type, lport, rport, laddr, raddr })
+        Ok(Sock {
+            cookie: j.cookie,
+            family: j.family,
+            sock_type: j.sock_type,
+            lport,
+            rport,
+            laddr,
+            raddr,
+        })
     }
 }
 

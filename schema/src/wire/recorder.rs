@@ -111,7 +111,9 @@ impl Layout for JsonRecord {
         }
         let len = u32::read(&rec[24..]) as usize;
         let json = tail(Self::C_NAME, "json", rec, Self::FIXED_SIZE, len)?;
-        Ok(JsonRecord { json: json.to_vec() })
+        Ok(JsonRecord {
+            json: json.to_vec(),
+        })
     }
 
     fn encode_body(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
@@ -138,11 +140,12 @@ fn tail<'a>(
     offset: usize,
     len: usize,
 ) -> Result<&'a [u8], DecodeError> {
-    rec.get(offset..offset.saturating_add(len)).ok_or(DecodeError::TailOverflow {
-        layout,
-        field,
-        len,
-        offset,
-        size: rec.len(),
-    })
+    rec.get(offset..offset.saturating_add(len))
+        .ok_or(DecodeError::TailOverflow {
+            layout,
+            field,
+            len,
+            offset,
+            size: rec.len(),
+        })
 }
