@@ -33,6 +33,9 @@ pub struct WriterOptions {
     pub create_new: bool,
     /// fsync a segment when it is closed (the default). Tests may turn it off.
     pub sync: bool,
+    /// Close a frame once it spans this much record time (ns), so that a crash loses at
+    /// most this much. The recorder also flushes on a wall-clock timer for quiet periods.
+    pub max_frame_age_ns: u64,
 }
 
 impl Default for WriterOptions {
@@ -43,6 +46,7 @@ impl Default for WriterOptions {
             writer_pid: 0,
             create_new: true,
             sync: true,
+            max_frame_age_ns: 1_000_000_000,
         }
     }
 }
@@ -80,6 +84,8 @@ pub struct SegmentWriter {
     raw_bytes: u64,
     writer_pid: u32,
     sync: bool,
+    max_frame_age_ns: u64,
+    frame_first_ts: Option<u64>,
     finished: bool,
     failed: bool,
 }
@@ -140,6 +146,8 @@ impl SegmentWriter {
             raw_bytes: 0,
             writer_pid: opts.writer_pid,
             sync: opts.sync,
+            max_frame_age_ns: opts.max_frame_age_ns,
+            frame_first_ts: None,
             finished: false,
             failed: false,
         };
@@ -261,7 +269,10 @@ impl SegmentWriter {
             return Err(bad("an earlier write failed; the segment is closed".into()));
         }
         self.push(rec);
-        if self.buf.len() >= self.frame_bytes {
+        let first = *self.frame_first_ts.get_or_insert(hdr.ts);
+        if self.buf.len() >= self.frame_bytes
+            || hdr.ts.saturating_sub(first) >= self.max_frame_age_ns
+        {
             self.flush_frame()?;
         }
         Ok(())
@@ -280,6 +291,7 @@ impl SegmentWriter {
         self.hasher.update(&frame);
         self.frames += 1;
         self.buf.clear();
+        self.frame_first_ts = None;
         Ok(())
     }
 
