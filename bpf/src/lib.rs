@@ -1,8 +1,16 @@
-//! Rewind's kernel side: the eBPF programs (`bpf/src/*.bpf.c`) and `include/rewind.h`, the
-//! single definition of every record layout. The layout test (`tests/layout.rs`) compiles
-//! the header with the system C compiler and proves that `rewind-schema` decodes the same
-//! sizes and offsets.
+//! Rewind's kernel side: the eBPF programs (`src/*.bpf.c`, one object built by
+//! `build.rs`) and `include/rewind.h`, the single definition of every record layout.
+//! This crate loads and attaches the programs with libbpf-rs and hands the recorder the
+//! ring buffer, the loss counters and the follow map.
 #![deny(missing_docs)]
+
+mod loader;
+#[allow(unused_imports)]
 
 /// Absolute path of the record header, for build scripts and tests.
 pub const HEADER_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/include/rewind.h");
+
+#[allow(missing_docs, clippy::all, unsafe_code, dead_code, unused_imports)]
+mod skel {
+    include!(concat!(env!("OUT_DIR"), "/rewind.skel.rs"));
+}

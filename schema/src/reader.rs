@@ -473,9 +473,23 @@ impl SegmentReader {
                         self.buf[self.pos + 6],
                         self.buf[self.pos + 7],
                     ]) as usize;
-                    let _ = self.fill(8 + n);
-                    let n = (8 + n).min(self.avail());
-                    self.hash_consume(n);
+                    // Skip it in bounded chunks: its length field may claim gigabytes.
+                    let mut left = 8 + n as u64;
+                    while left > 0 {
+                        if self.avail() == 0 && (self.eof || self.fill(READ_CHUNK).is_err()) {
+                            break;
+                        }
+                        let take = left.min(self.avail() as u64) as usize;
+                        self.hash_consume(take);
+                        left -= take as u64;
+                    }
+                    if left > 0 {
+                        self.note(
+                            off,
+                            8 + n as u64 - left,
+                            "truncated skippable frame at the end of the file".into(),
+                        );
+                    }
                     continue;
                 }
                 let skipped = self.resync();

@@ -354,3 +354,25 @@ fn zstd_cli_decompresses_a_segment() {
         "the stream starts with the segment header"
     );
 }
+
+#[test]
+fn huge_skippable_frame_claim_does_not_allocate_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = many_frames(dir.path(), 10);
+    let bytes = std::fs::read(&path).expect("read");
+    let (all, _) = read_raw(&path);
+    let fr = frames(&bytes);
+    let at = fr[1].0;
+    // A skippable frame (magic 0x184D2A50) claiming ~4 GiB, then the rest of the file.
+    let mut bad = bytes[..at].to_vec();
+    bad.extend_from_slice(&[0x50, 0x2a, 0x4d, 0x18, 0xf0, 0xff, 0xff, 0xff]);
+    bad.extend_from_slice(&vec![0u8; 2 << 20]);
+    let p = dir.path().join("skip.zst");
+    std::fs::write(&p, &bad).expect("write");
+    let (got, d) = read_raw(&p);
+    // Everything before it is read; the claim swallows the rest and is reported.
+    let before: usize = fr[..1].iter().map(|f| f.2).sum::<usize>() - 1;
+    assert_eq!(&got[..], &all[..before]);
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert!(d[0].what.contains("skippable"), "{}", d[0]);
+}

@@ -1,0 +1,1 @@
+//! Loading and attaching (filled in below).
