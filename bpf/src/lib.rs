@@ -5,12 +5,22 @@
 #![deny(missing_docs)]
 
 mod loader;
-#[allow(unused_imports)]
+
+pub use loader::{
+    class, enable_stats, prepare_system, restore_stats, Config, Hook, LoadError, Loaded, ProgStats,
+};
 
 /// Absolute path of the record header, for build scripts and tests.
 pub const HEADER_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/include/rewind.h");
 
-#[allow(missing_docs, clippy::all, unsafe_code, dead_code, unused_imports)]
+#[allow(
+    missing_docs,
+    clippy::all,
+    unsafe_code,
+    dead_code,
+    unused_imports,
+    missing_debug_implementations
+)]
 mod skel {
     include!(concat!(env!("OUT_DIR"), "/rewind.skel.rs"));
 }

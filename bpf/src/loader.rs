@@ -1,1 +1,361 @@
-//! Loading and attaching (filled in below).
+//! Loading and attaching the BPF object: configuration before load, the hooks actually
+//! attached (and why others are not), the follow map, loss counters and run-time stats.
+
+use crate::skel::{OpenRewindSkel, RewindSkel, RewindSkelBuilder};
+use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
+use libbpf_rs::{Link, MapCore, MapFlags, RingBuffer, RingBufferBuilder};
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, AsRawFd};
+use std::path::Path;
+
+/// What went wrong while preparing the kernel side.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// Not root (or lacking CAP_BPF/CAP_PERFMON/CAP_SYS_ADMIN).
+    #[error("loading eBPF programs needs root (CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN): {0}")]
+    NotPrivileged(String),
+    /// The kernel has no BTF, which CO-RE and tp_btf need.
+    #[error("the kernel has no BTF (/sys/kernel/btf/vmlinux is missing): Rewind needs CONFIG_DEBUG_INFO_BTF=y")]
+    NoBtf,
+    /// A filesystem could not be mounted.
+    #[error("mounting {what} on {path} failed: {reason}")]
+    Mount {
+        /// tracefs or bpffs.
+        what: &'static str,
+        /// Mount point.
+        path: &'static str,
+        /// The OS error.
+        reason: String,
+    },
+    /// libbpf refused something.
+    #[error("{what}: {source}")]
+    Libbpf {
+        /// What was being done.
+        what: String,
+        /// libbpf's error.
+        #[source]
+        source: libbpf_rs::Error,
+    },
+}
+
+fn lb(what: impl Into<String>) -> impl FnOnce(libbpf_rs::Error) -> LoadError {
+    let what = what.into();
+    move |source| LoadError::Libbpf { what, source }
+}
+
+/// Record classes, as in `common.bpf.h`.
+pub mod class {
+    /// exec, fork, exit.
+    pub const PROCESS: u32 = 1 << 0;
+    /// open, unlink, rename, chmod, chown.
+    pub const FILE: u32 = 1 << 1;
+    /// connect, accept, listen, close, UDP, snippets, DNS.
+    pub const NET: u32 = 1 << 2;
+    /// credential and capability changes.
+    pub const PRIV: u32 = 1 << 3;
+    /// namespaces, mounts, ptrace, modules, bpf, memfd, signals, mappings.
+    pub const KERNEL: u32 = 1 << 4;
+    /// Everything.
+    pub const ALL: u32 = 0x1f;
+}
+
+/// Configuration written into the programs' read-only globals before load.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The recorder's own tgid: never recorded.
+    pub recorder_tgid: u32,
+    /// Record only followed process trees (command mode).
+    pub follow: bool,
+    /// argv bytes kept per exec (at most 16384).
+    pub argv_limit: u32,
+    /// Payload snippet bytes.
+    pub snippet_len: u32,
+    /// Classes recorded (see [`class`]).
+    pub classes: u32,
+    /// Ring buffer size in bytes (a power of two, at least one page).
+    pub ringbuf_bytes: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            recorder_tgid: std::process::id(),
+            follow: false,
+            argv_limit: 4096,
+            snippet_len: 256,
+            classes: class::ALL,
+            ringbuf_bytes: 16 << 20,
+        }
+    }
+}
+
+/// One capture and the hook serving it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hook {
+    /// What it captures (the program's name without `handle_`).
+    pub capture: String,
+    /// The kernel hook (the program's section), e.g. `tp_btf/sched_process_exec`.
+    pub hook: String,
+    /// Attached and running.
+    pub attached: bool,
+    /// Why not, or which better hook this kernel refused.
+    pub note: String,
+}
+
+/// Run-time statistics of one program (`kernel.bpf_stats_enabled`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProgStats {
+    /// Program name.
+    pub name: String,
+    /// Times it ran.
+    pub run_cnt: u64,
+    /// Total ns spent in it.
+    pub run_time_ns: u64,
+}
+
+/// The loaded and attached object.
+pub struct Loaded {
+    skel: RewindSkel<'static>,
+    links: Vec<Link>,
+    hooks: Vec<Hook>,
+}
+
+impl std::fmt::Debug for Loaded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Loaded")
+            .field("hooks", &self.hooks)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Mounts tracefs and bpffs when they are missing (the recorder needs tracefs to attach
+/// tracepoints) and raises RLIMIT_MEMLOCK for kernels that still charge it.
+pub fn prepare_system() -> Result<Vec<String>, LoadError> {
+    let mut done = Vec::new();
+    if !Path::new("/sys/kernel/btf/vmlinux").exists() {
+        return Err(LoadError::NoBtf);
+    }
+    let _ = nix::sys::resource::setrlimit(
+        nix::sys::resource::Resource::RLIMIT_MEMLOCK,
+        nix::sys::resource::RLIM_INFINITY,
+        nix::sys::resource::RLIM_INFINITY,
+    );
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    let mounted = |fs: &str| {
+        mounts
+            .lines()
+            .any(|l| l.split_whitespace().nth(2) == Some(fs))
+    };
+    for (what, path, fstype) in [
+        ("tracefs", "/sys/kernel/tracing", "tracefs"),
+        ("bpffs", "/sys/fs/bpf", "bpf"),
+    ] {
+        if mounted(fstype) {
+            continue;
+        }
+        nix::mount::mount(
+            Some(fstype),
+            path,
+            Some(fstype),
+            nix::mount::MsFlags::empty(),
+            None::<&str>,
+        )
+        .map_err(|e| LoadError::Mount {
+            what,
+            path,
+            reason: e.to_string(),
+        })?;
+        done.push(format!("mounted {what} on {path}"));
+    }
+    Ok(done)
+}
+
+fn check_privileges() -> Result<(), LoadError> {
+    if nix::unistd::geteuid().is_root() {
+        Ok(())
+    } else {
+        Err(LoadError::NotPrivileged(format!(
+            "running as uid {}; run the recorder as root",
+            nix::unistd::geteuid()
+        )))
+    }
+}
+
+impl Loaded {
+    /// Opens, configures, loads and attaches every program this kernel supports.
+    pub fn load(cfg: &Config) -> Result<Self, LoadError> {
+        check_privileges()?;
+        // The skeleton borrows its object storage for its whole life; the recorder loads
+        // once per process, so the storage simply lives until exit.
+        let storage: &'static mut MaybeUninit<libbpf_rs::OpenObject> =
+            Box::leak(Box::new(MaybeUninit::uninit()));
+        let builder = RewindSkelBuilder::default();
+        let mut open: OpenRewindSkel<'static> = builder
+            .open(storage)
+            .map_err(lb("opening the BPF object"))?;
+        {
+            let ro = open
+                .maps
+                .rodata_data
+                .as_deref_mut()
+                .ok_or_else(|| LoadError::Libbpf {
+                    what: "configuring the BPF object".into(),
+                    source: libbpf_rs::Error::from(std::io::Error::other("no .rodata map")),
+                })?;
+            ro.recorder_tgid = cfg.recorder_tgid;
+            ro.follow_mode = cfg.follow as u8;
+            ro.argv_limit = cfg.argv_limit.min(16384);
+            ro.snippet_len = cfg.snippet_len;
+            ro.class_mask = cfg.classes;
+        }
+        let rb = cfg.ringbuf_bytes.max(4096).next_power_of_two();
+        open.maps
+            .events
+            .set_max_entries(rb)
+            .map_err(lb("sizing the ring buffer"))?;
+        let skel = open.load().map_err(|e| {
+            if e.kind() == libbpf_rs::ErrorKind::PermissionDenied {
+                LoadError::NotPrivileged(e.to_string())
+            } else {
+                LoadError::Libbpf {
+                    what: "loading the BPF programs".into(),
+                    source: e,
+                }
+            }
+        })?;
+        let mut loaded = Loaded {
+            skel,
+            links: Vec::new(),
+            hooks: Vec::new(),
+        };
+        loaded.attach_all()?;
+        Ok(loaded)
+    }
+
+    /// Attaches every program of the object; a program's capture name is its C name
+    /// without `handle_`, its hook its ELF section. Only exec is mandatory.
+    fn attach_all(&mut self) -> Result<(), LoadError> {
+        let mut hooks = Vec::new();
+        let mut links = Vec::new();
+        for prog in self.skel.object().progs_mut() {
+            let name = prog.name().to_string_lossy().into_owned();
+            let capture = name.strip_prefix("handle_").unwrap_or(&name).to_string();
+            let hook = prog.section().to_string_lossy().into_owned();
+            match prog.attach() {
+                Ok(link) => {
+                    links.push(link);
+                    hooks.push(Hook {
+                        capture,
+                        hook,
+                        attached: true,
+                        note: String::new(),
+                    });
+                }
+                Err(e) if capture == "exec" => {
+                    return Err(LoadError::Libbpf {
+                        what: format!("attaching {hook}"),
+                        source: e,
+                    });
+                }
+                Err(e) => hooks.push(Hook {
+                    capture,
+                    hook,
+                    attached: false,
+                    note: e.to_string(),
+                }),
+            }
+        }
+        hooks.sort_by(|a, b| a.capture.cmp(&b.capture));
+        self.hooks = hooks;
+        self.links = links;
+        Ok(())
+    }
+
+    /// Hooks in use and missing.
+    pub fn hooks(&self) -> &[Hook] {
+        &self.hooks
+    }
+
+    /// Starts following a thread group (command mode): it and its descendants are
+    /// recorded from now on.
+    pub fn follow(&self, tgid: u32) -> Result<(), LoadError> {
+        self.skel
+            .maps
+            .followed
+            .update(&tgid.to_ne_bytes(), &[1u8], MapFlags::ANY)
+            .map_err(lb(format!("following pid {tgid}")))
+    }
+
+    /// A ring-buffer consumer calling `f` with every record, as the kernel wrote it.
+    pub fn ring_buffer<'a, F>(&'a self, f: F) -> Result<RingBuffer<'a>, LoadError>
+    where
+        F: FnMut(&[u8]) -> i32 + 'a,
+    {
+        let mut b = RingBufferBuilder::new();
+        b.add(&self.skel.maps.events, f)
+            .map_err(lb("ring buffer"))?;
+        b.build().map_err(lb("ring buffer"))
+    }
+
+    /// Per-CPU (records lost so far, boot-time ns of the last loss).
+    pub fn loss(&self) -> Result<Vec<(u64, u64)>, LoadError> {
+        let v = self
+            .skel
+            .maps
+            .loss
+            .lookup_percpu(&0u32.to_ne_bytes(), MapFlags::ANY)
+            .map_err(lb("reading loss counters"))?
+            .unwrap_or_default();
+        Ok(v.iter()
+            .map(|b| {
+                let n = |i: usize| {
+                    let mut a = [0u8; 8];
+                    if let Some(s) = b.get(i..i + 8) {
+                        a.copy_from_slice(s);
+                    }
+                    u64::from_ne_bytes(a)
+                };
+                (n(0), n(8))
+            })
+            .collect())
+    }
+
+    /// Run counts and times of every attached program, from /proc/self/fdinfo (needs
+    /// `kernel.bpf_stats_enabled=1`, see [`enable_stats`]).
+    pub fn prog_stats(&self) -> Vec<ProgStats> {
+        self.skel
+            .object()
+            .progs()
+            .map(|p| {
+                let fd = p.as_fd().as_raw_fd();
+                let info =
+                    std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).unwrap_or_default();
+                let field = |k: &str| {
+                    info.lines()
+                        .find_map(|l| l.strip_prefix(k).map(|v| v.trim().parse().unwrap_or(0)))
+                        .unwrap_or(0)
+                };
+                ProgStats {
+                    name: p.name().to_string_lossy().into_owned(),
+                    run_cnt: field("run_cnt:"),
+                    run_time_ns: field("run_time_ns:"),
+                }
+            })
+            .collect()
+    }
+}
+
+/// Turns on the kernel's per-program run-time accounting; returns the previous setting so
+/// that it can be restored.
+pub fn enable_stats() -> std::io::Result<String> {
+    let path = "/proc/sys/kernel/bpf_stats_enabled";
+    let old = std::fs::read_to_string(path)?;
+    std::fs::write(path, "1")?;
+    Ok(old.trim().to_string())
+}
+
+/// Restores the setting returned by [`enable_stats`].
+pub fn restore_stats(old: &str) -> std::io::Result<()> {
+    std::fs::write("/proc/sys/kernel/bpf_stats_enabled", old)
+}

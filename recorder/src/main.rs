@@ -1,1 +1,13 @@
-fn main() {}
+//! `recorder`: argument parsing and dispatch only.
+
+use clap::Parser;
+use rewind_recorder::cli::{Cli, Command};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Record(args) => rewind_recorder::record::run(args),
+        Command::Gate(args) => rewind_recorder::gate::run(args),
+    }
+}

@@ -1,0 +1,157 @@
+//! Command-line arguments.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "recorder",
+    version,
+    about = "Record kernel security events into a Rewind trace"
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Record the whole system until SIGINT/SIGTERM, or one command's process tree.
+    Record(RecordArgs),
+    /// Internal: waits until the recorder follows this process, then execs the command.
+    #[command(name = "__gate", hide = true)]
+    Gate(GateArgs),
+}
+
+/// `recorder record`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Sizes take K, M, G suffixes (binary); durations s, m, h (e.g. 90s, 15m, 1h).\n\
+Exit code: with a command, the command's exit code (128+N if killed by signal N); otherwise 0, \
+or 1 on error."
+)]
+pub struct RecordArgs {
+    /// Trace file to write (rotated segments are named TRACE.000002.zst, ...).
+    #[arg(short, long, value_name = "TRACE")]
+    pub output: PathBuf,
+    /// Start a new segment after this many bytes on disk.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub rotate_size: Option<u64>,
+    /// Start a new segment after this much time.
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub rotate_time: Option<u64>,
+    /// Keep at most N segments on disk, deleting the oldest.
+    #[arg(long, value_name = "N")]
+    pub max_segments: Option<usize>,
+    /// Stop after this much time.
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub duration: Option<u64>,
+    /// Record only these processes and their descendants (repeatable).
+    #[arg(long = "pid", value_name = "PID")]
+    pub pids: Vec<u32>,
+    /// Event classes to record (comma-separated): process, file, net, priv, kernel.
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "process,file,net,priv,kernel"
+    )]
+    pub classes: Vec<String>,
+    /// Bytes of argv kept per exec (max 16384); longer argv is cut and flagged.
+    #[arg(long, default_value_t = 4096, value_name = "BYTES")]
+    pub argv_limit: u32,
+    /// Payload bytes kept per connection direction.
+    #[arg(long, default_value_t = 256, value_name = "BYTES")]
+    pub snippet_len: u32,
+    /// Kernel ring buffer size.
+    #[arg(long, default_value = "16M", value_name = "SIZE", value_parser = parse_size)]
+    pub ringbuf_size: u64,
+    /// zstd level of the segments.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub zstd_level: i32,
+    /// Overwrite an existing trace file (refused by default: traces are evidence).
+    #[arg(long)]
+    pub force: bool,
+    /// No status line.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Record this command's process tree, then stop when it exits.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+/// `recorder __gate`.
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    /// FIFO to wait on.
+    #[arg(long)]
+    pub fifo: PathBuf,
+    /// The command.
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
+}
+
+/// Parses `512`, `64K`, `16M`, `2G`.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, mul) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m = match c.to_ascii_uppercase() {
+                'K' => 1u64 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                'T' => 1 << 40,
+                'B' => 1,
+                _ => return Err(format!("{s}: unknown size suffix {c:?} (use K, M, G)")),
+            };
+            (&s[..i], m)
+        }
+        _ => (s, 1),
+    };
+    let n: u64 = num.trim().parse().map_err(|e| format!("{s}: {e}"))?;
+    n.checked_mul(mul).ok_or_else(|| format!("{s}: too large"))
+}
+
+/// Parses `500ms`, `90s`, `15m`, `2h` (a bare number is seconds) into nanoseconds.
+pub fn parse_duration(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.trim().parse().map_err(|e| format!("{s}: {e}"))?;
+    let mul = match unit {
+        "" | "s" => 1e9,
+        "ms" => 1e6,
+        "m" | "min" => 60e9,
+        "h" => 3600e9,
+        "d" => 86400e9,
+        other => {
+            return Err(format!(
+                "{s}: unknown duration unit {other:?} (use ms, s, m, h)"
+            ))
+        }
+    };
+    if !(n >= 0.0) {
+        return Err(format!("{s}: must not be negative"));
+    }
+    Ok((n * mul) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_durations() {
+        assert_eq!(parse_size("16M"), Ok(16 << 20));
+        assert_eq!(parse_size("512"), Ok(512));
+        assert!(parse_size("3X").is_err());
+        assert_eq!(parse_duration("90s"), Ok(90_000_000_000));
+        assert_eq!(parse_duration("15m"), Ok(900_000_000_000));
+        assert_eq!(parse_duration("250ms"), Ok(250_000_000));
+        assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("1y").is_err());
+    }
+}

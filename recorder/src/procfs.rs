@@ -1,0 +1,205 @@
+//! What the recorder reads from the running system: host identity, the clock anchor, and
+//! the snapshot of every live process from /proc.
+
+use nix::time::{clock_gettime, ClockId};
+use rewind_schema::meta::{ClockAnchor, HostInfo};
+use rewind_schema::snapshot::{ProcessSnapshot, SnapshotSource};
+use rewind_schema::wire::{ByteString, Namespaces};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+fn read_trim(path: &str) -> String {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// hostname, machine id, kernel release, boot id, architecture.
+pub fn host() -> HostInfo {
+    HostInfo {
+        hostname: read_trim("/proc/sys/kernel/hostname"),
+        machine_id: read_trim("/etc/machine-id"),
+        kernel_release: read_trim("/proc/sys/kernel/osrelease"),
+        boot_id: read_trim("/proc/sys/kernel/random/boot_id"),
+        arch: std::env::consts::ARCH.to_string(),
+    }
+}
+
+fn ns_of(c: ClockId) -> u64 {
+    clock_gettime(c)
+        .map(|t| t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64)
+        .unwrap_or(0)
+}
+
+/// CLOCK_BOOTTIME now, the clock of record timestamps.
+pub fn boot_ns() -> u64 {
+    ns_of(ClockId::CLOCK_BOOTTIME)
+}
+
+/// Both clocks read as close together as possible (the boot reading is bracketed by two
+/// wall readings and paired with their midpoint).
+pub fn clock_anchor() -> ClockAnchor {
+    let w1 = ns_of(ClockId::CLOCK_REALTIME);
+    let b = ns_of(ClockId::CLOCK_BOOTTIME);
+    let w2 = ns_of(ClockId::CLOCK_REALTIME);
+    ClockAnchor {
+        boot_ns: b,
+        wall_ns: w1 / 2 + w2 / 2,
+    }
+}
+
+/// A fresh random recording id (32 hex digits).
+pub fn trace_id() -> String {
+    read_trim("/proc/sys/kernel/random/uuid").replace('-', "")
+}
+
+fn clk_tck() -> u64 {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .map(|v| v as u64)
+        .unwrap_or(100)
+}
+
+fn ns_inode(pid: u32, name: &str) -> u32 {
+    std::fs::read_link(format!("/proc/{pid}/ns/{name}"))
+        .ok()
+        .and_then(|l| {
+            let s = l.to_string_lossy().into_owned();
+            let a = s.find('[')? + 1;
+            let b = s.find(']')?;
+            s[a..b].parse().ok()
+        })
+        .unwrap_or(0)
+}
+
+fn link_bytes(p: &str) -> ByteString {
+    std::fs::read_link(p)
+        .map(|l| ByteString(l.as_os_str().as_bytes().to_vec()))
+        .unwrap_or_default()
+}
+
+/// One process from /proc, `None` when it vanished meanwhile.
+pub fn process(pid: u32) -> Option<ProcessSnapshot> {
+    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    // comm may contain spaces and parentheses: fields start after the last ')'.
+    let close = stat.iter().rposition(|&c| c == b')')?;
+    let open = stat.iter().position(|&c| c == b'(')?;
+    let comm = ByteString(stat[open + 1..close].to_vec());
+    let rest = String::from_utf8_lossy(&stat[close + 2..]).into_owned();
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // f[0] is field 3 (state); ppid is field 4, tty_nr 7, starttime 22.
+    let num = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let ppid = num(1) as u32;
+    let tty = num(4) as u32;
+    let start = num(19) * (1_000_000_000 / clk_tck());
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let ids = |key: &str| -> Vec<u32> {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .map(|v| {
+                v.split_whitespace()
+                    .filter_map(|x| x.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let hex = |key: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            .unwrap_or(0)
+    };
+    let uids = ids("Uid:");
+    let gids = ids("Gid:");
+    let argv = std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| {
+            let b = b.strip_suffix(&[0]).unwrap_or(&b).to_vec();
+            if b.is_empty() {
+                Vec::new()
+            } else {
+                b.split(|&c| c == 0)
+                    .map(|a| ByteString(a.to_vec()))
+                    .collect()
+            }
+        })
+        .unwrap_or_default();
+    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("0::").map(str::to_string))
+        .unwrap_or_default();
+    let cgroup_id =
+        std::fs::metadata(Path::new("/sys/fs/cgroup").join(cgroup.trim_start_matches('/')))
+            .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+            .unwrap_or(0);
+    let auid = read_trim(&format!("/proc/{pid}/loginuid"))
+        .parse()
+        .unwrap_or(u32::MAX);
+    Some(ProcessSnapshot {
+        pid,
+        ppid,
+        start,
+        exec_ts: 0,
+        comm,
+        exe: link_bytes(&format!("/proc/{pid}/exe")),
+        argv,
+        cwd: link_bytes(&format!("/proc/{pid}/cwd")),
+        uid: uids.first().copied().unwrap_or(0),
+        gid: gids.first().copied().unwrap_or(0),
+        euid: uids.get(1).copied().unwrap_or(0),
+        egid: gids.get(1).copied().unwrap_or(0),
+        auid,
+        cap_eff: hex("CapEff:"),
+        cap_prm: hex("CapPrm:"),
+        cgroup: ByteString::from(cgroup),
+        cgroup_id,
+        ns: Namespaces {
+            mnt: ns_inode(pid, "mnt"),
+            pid: ns_inode(pid, "pid_for_children"),
+            net: ns_inode(pid, "net"),
+            uts: ns_inode(pid, "uts"),
+            ipc: ns_inode(pid, "ipc"),
+            user: ns_inode(pid, "user"),
+            cgroup: ns_inode(pid, "cgroup"),
+            time: ns_inode(pid, "time"),
+        },
+        tty,
+        source: SnapshotSource::Procfs,
+    })
+}
+
+/// Every live process (threads excluded), sorted by pid, except `skip`.
+pub fn snapshot(skip: u32) -> Vec<ProcessSnapshot> {
+    let mut pids: Vec<u32> = std::fs::read_dir("/proc")
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    pids.sort_unstable();
+    pids.into_iter()
+        .filter(|&p| p != skip)
+        .filter_map(process)
+        .collect()
+}
+
+/// `pid` and all its descendants alive now (for `--pid`).
+pub fn descendants(roots: &[u32], all: &[ProcessSnapshot]) -> Vec<u32> {
+    let mut out: Vec<u32> = roots.to_vec();
+    let mut i = 0;
+    while i < out.len() {
+        let p = out[i];
+        out.extend(
+            all.iter()
+                .filter(|s| s.ppid == p && !out.contains(&s.pid))
+                .map(|s| s.pid)
+                .collect::<Vec<_>>(),
+        );
+        i += 1;
+    }
+    out
+}

@@ -1,0 +1,434 @@
+//! `recorder record`: prepare the system, load the programs, snapshot /proc, then drain
+//! the ring buffer into the trace writer until stopped, flushing a frame every second
+//! and turning the kernel's loss counters into loss records.
+
+use crate::cli::RecordArgs;
+use crate::procfs;
+use crate::status::Status;
+use anyhow::{bail, Context};
+use rewind_bpf::{class, Config, Loaded};
+use rewind_schema::event::{Event, EventKind};
+use rewind_schema::meta::{CaptureConfig, HookStatus, SegmentMeta};
+use rewind_schema::wire::Loss;
+use rewind_schema::writer::{Rotation, SegmentSummary, TraceWriter, WriterOptions};
+use std::cell::RefCell;
+use std::os::fd::{AsRawFd, RawFd};
+use std::process::ExitCode;
+use std::rc::Rc;
+use std::time::Duration;
+use tokio::io::unix::AsyncFd;
+use tokio::signal::unix::{signal, SignalKind};
+
+/// How recording ended.
+#[derive(Debug)]
+enum Stop {
+    Signal(&'static str),
+    Duration,
+    CommandExited(std::process::ExitStatus),
+    WriteFailed(String),
+}
+
+/// Runs `recorder record`; returns the process exit code.
+pub fn run(args: RecordArgs) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("recorder: error: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let local = tokio::task::LocalSet::new();
+    match local.block_on(&rt, record(args)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("recorder: error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn classes(names: &[String]) -> anyhow::Result<u32> {
+    let mut mask = 0;
+    for n in names {
+        mask |= match n.trim() {
+            "process" => class::PROCESS,
+            "file" => class::FILE,
+            "net" => class::NET,
+            "priv" => class::PRIV,
+            "kernel" => class::KERNEL,
+            "all" => class::ALL,
+            other => bail!("unknown event class {other:?} (process, file, net, priv, kernel)"),
+        };
+    }
+    Ok(mask)
+}
+
+/// The ring buffer's epoll fd, borrowed: the `RingBuffer` owns it.
+struct Fd(RawFd);
+impl AsRawFd for Fd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0
+    }
+}
+
+/// Registers the ring buffer's epoll fd with tokio, so the loop wakes when records arrive.
+#[allow(unsafe_code)]
+fn watch(rb: &libbpf_rs::RingBuffer<'_>) -> anyhow::Result<AsyncFd<Fd>> {
+    // SAFETY: the fd is the ring buffer's epoll fd, open for as long as `rb` lives; the
+    // caller drops the returned AsyncFd before dropping `rb`, and `Fd` always returns it.
+    unsafe { AsyncFd::register(Fd(rb.epoll_fd())) }
+        .map_err(|e| anyhow::anyhow!("watching the ring buffer: {e}"))
+}
+
+/// Shared between the ring-buffer callback and the loop.
+struct Sink {
+    writer: TraceWriter,
+    records: u64,
+    error: Option<String>,
+}
+
+async fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
+    let mask = classes(&args.classes)?;
+    if args.argv_limit > 16384 {
+        bail!(
+            "--argv-limit {} is above the maximum of 16384 bytes",
+            args.argv_limit
+        );
+    }
+    if args.output.exists() && !args.force {
+        bail!(
+            "{}: already exists; traces are evidence, so it is not overwritten (use --force)",
+            args.output.display()
+        );
+    }
+    if let Some(dir) = args.output.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.is_dir() {
+            bail!("{}: the output directory does not exist", dir.display());
+        }
+    }
+    let notes = rewind_bpf::prepare_system()?;
+    for n in &notes {
+        eprintln!("recorder: {n}");
+    }
+    let me = std::process::id();
+    let command_mode = !args.command.is_empty();
+    let cfg = Config {
+        recorder_tgid: me,
+        follow: command_mode || !args.pids.is_empty(),
+        argv_limit: args.argv_limit,
+        snippet_len: args.snippet_len,
+        classes: mask,
+        ringbuf_bytes: u32::try_from(args.ringbuf_size).unwrap_or(u32::MAX / 2 + 1),
+    };
+    let loaded = Loaded::load(&cfg)?;
+    for h in loaded.hooks() {
+        if h.attached {
+            eprintln!("recorder: {:<12} via {}", h.capture, h.hook);
+        } else {
+            eprintln!(
+                "recorder: {:<12} UNAVAILABLE ({}): {}",
+                h.capture, h.hook, h.note
+            );
+        }
+    }
+
+    // The state snapshot: the whole system, or the followed trees.
+    let all = procfs::snapshot(me);
+    let snapshot = if command_mode {
+        Vec::new()
+    } else if !args.pids.is_empty() {
+        let keep = procfs::descendants(&args.pids, &all);
+        for &p in &keep {
+            loaded.follow(p)?;
+        }
+        all.into_iter().filter(|p| keep.contains(&p.pid)).collect()
+    } else {
+        all
+    };
+    let mut filters: Vec<String> = args.pids.iter().map(|p| format!("pid={p}")).collect();
+    filters.push(format!("classes={}", args.classes.join(",")));
+    let meta = SegmentMeta {
+        trace_id: procfs::trace_id(),
+        recorder_version: concat!("rewind-recorder ", env!("CARGO_PKG_VERSION")).into(),
+        host: procfs::host(),
+        clock: procfs::clock_anchor(),
+        capture: CaptureConfig {
+            mode: if command_mode {
+                "command".into()
+            } else {
+                "system".into()
+            },
+            command: args.command.clone(),
+            filters,
+            classes: args.classes.clone(),
+            snippet_len: args.snippet_len,
+            argv_limit: args.argv_limit,
+            path_limit: 4096,
+            policy_sha256: None,
+            hooks: loaded
+                .hooks()
+                .iter()
+                .map(|h| HookStatus {
+                    capture: h.capture.clone(),
+                    hook: if h.attached {
+                        h.hook.clone()
+                    } else {
+                        String::new()
+                    },
+                    note: h.note.clone(),
+                })
+                .collect(),
+        },
+        ..Default::default()
+    };
+    let rotation = Rotation {
+        max_bytes: args.rotate_size,
+        max_duration_ns: args.rotate_time,
+        max_records: None,
+        max_segments: args.max_segments,
+    };
+    let opts = WriterOptions {
+        level: args.zstd_level,
+        writer_pid: me,
+        create_new: !args.force,
+        ..Default::default()
+    };
+    if args.force && args.output.exists() {
+        std::fs::remove_file(&args.output).with_context(|| format!("{}", args.output.display()))?;
+    }
+    let mut writer = TraceWriter::create(&args.output, meta, rotation, opts, snapshot)?;
+    writer.set_anchor_source(Box::new(procfs::clock_anchor));
+    let sink = Rc::new(RefCell::new(Sink {
+        writer,
+        records: 0,
+        error: None,
+    }));
+
+    let cb_sink = sink.clone();
+    let rb = loaded.ring_buffer(move |data: &[u8]| {
+        let mut s = cb_sink.borrow_mut();
+        if s.error.is_some() {
+            return -1;
+        }
+        match s.writer.append_raw(data) {
+            Ok(()) => {
+                s.records += 1;
+                0
+            }
+            Err(e) => {
+                s.error = Some(e.to_string());
+                -1
+            }
+        }
+    })?;
+    let rb_fd = watch(&rb)?;
+
+    // Command mode: start the command behind the gate, follow it, then let it run.
+    let mut child = None;
+    let gate_dir;
+    if command_mode {
+        gate_dir = tempfile_dir()?;
+        let fifo = gate_dir.join("go");
+        nix::unistd::mkfifo(
+            &fifo,
+            nix::sys::stat::Mode::S_IRUSR | nix::sys::stat::Mode::S_IWUSR,
+        )
+        .with_context(|| format!("creating {}", fifo.display()))?;
+        let exe = std::env::current_exe().context("locating the recorder binary")?;
+        let c = tokio::process::Command::new(exe)
+            .arg("__gate")
+            .arg("--fifo")
+            .arg(&fifo)
+            .arg("--")
+            .args(&args.command)
+            .kill_on_drop(false)
+            .spawn()
+            .with_context(|| format!("starting {}", args.command[0]))?;
+        let pid = c.id().context("the command exited at once")?;
+        // Opening the FIFO for writing waits until the gate opened it for reading: the
+        // gate's own exec is over, so following now records the command from its exec on.
+        let f = fifo.clone();
+        let open =
+            tokio::task::spawn_blocking(move || std::fs::OpenOptions::new().write(true).open(f));
+        let mut w = tokio::time::timeout(Duration::from_secs(30), open)
+            .await
+            .context("the command's gate did not start within 30 s")?
+            .context("gate")?
+            .with_context(|| format!("opening {}", fifo.display()))?;
+        loaded.follow(pid)?;
+        std::io::Write::write_all(&mut w, b"g")
+            .with_context(|| format!("releasing the command through {}", fifo.display()))?;
+        drop(w);
+        let _ = std::fs::remove_file(&fifo);
+        let _ = std::fs::remove_dir(&gate_dir);
+        child = Some(c);
+    }
+
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let deadline = args
+        .duration
+        .map(|ns| tokio::time::Instant::now() + Duration::from_nanos(ns));
+    let mut status = Status::new(args.quiet);
+    let ncpu = loaded.loss()?.len();
+    let mut loss_seen = vec![0u64; ncpu];
+    let mut last_poll = procfs::boot_ns();
+    let mut lost_total = 0u64;
+
+    let stop = loop {
+        let child_wait = async {
+            match child.as_mut() {
+                Some(c) => c.wait().await,
+                None => std::future::pending().await,
+            }
+        };
+        let until = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            r = rb_fd.readable() => {
+                let mut guard = r.context("ring buffer")?;
+                let _ = rb.consume();
+                guard.clear_ready();
+            }
+            _ = tick.tick() => {
+                lost_total += poll_loss(&loaded, &sink, &mut loss_seen, &mut last_poll)?;
+                let mut s = sink.borrow_mut();
+                if let Err(e) = s.writer.flush() {
+                    s.error = Some(e.to_string());
+                }
+                let (c, r) = s.writer.bytes();
+                status.update(s.records, lost_total, c, r, s.writer.current_path());
+            }
+            _ = sigint.recv() => break Stop::Signal("SIGINT"),
+            _ = sigterm.recv() => break Stop::Signal("SIGTERM"),
+            _ = until => break Stop::Duration,
+            st = child_wait => {
+                break Stop::CommandExited(st.context("waiting for the command")?);
+            }
+        }
+        if let Some(e) = sink.borrow().error.clone() {
+            break Stop::WriteFailed(e);
+        }
+    };
+
+    // Drain what is left, account for losses, close the trace.
+    let _ = rb.consume();
+    lost_total += poll_loss(&loaded, &sink, &mut loss_seen, &mut last_poll)?;
+    drop(rb_fd);
+    drop(rb);
+    status.clear();
+    let sink = Rc::try_unwrap(sink)
+        .map_err(|_| anyhow::anyhow!("writer still shared"))?
+        .into_inner();
+    let reason = match &stop {
+        Stop::WriteFailed(_) => "error",
+        _ => "shutdown",
+    };
+    let records = sink.records;
+    let segments = sink.writer.finish(reason);
+    let code = match &stop {
+        Stop::CommandExited(st) => {
+            use std::os::unix::process::ExitStatusExt;
+            match (st.code(), st.signal()) {
+                (Some(c), _) => c as u8,
+                (None, Some(sig)) => 128 + sig as u8,
+                _ => 1,
+            }
+        }
+        Stop::WriteFailed(_) => 1,
+        _ => 0,
+    };
+    match segments {
+        Ok(segs) => summary(&segs, records, lost_total, &stop),
+        Err(e) => {
+            eprintln!("recorder: error: closing the trace: {e}");
+            return Ok(ExitCode::from(1));
+        }
+    }
+    if let Stop::WriteFailed(e) = &stop {
+        eprintln!("recorder: error: writing stopped: {e}; every segment written so far is intact");
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::from(code))
+}
+
+fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+    let base = std::env::temp_dir().join(format!(
+        "rewind-gate-{}-{}",
+        std::process::id(),
+        procfs::boot_ns()
+    ));
+    std::fs::create_dir(&base).with_context(|| format!("creating {}", base.display()))?;
+    Ok(base)
+}
+
+/// Turns increases of the per-CPU loss counters into loss records; returns how many
+/// records were newly reported lost.
+fn poll_loss(
+    loaded: &Loaded,
+    sink: &Rc<RefCell<Sink>>,
+    seen: &mut [u64],
+    last_poll: &mut u64,
+) -> anyhow::Result<u64> {
+    let now = procfs::boot_ns();
+    let mut newly = 0;
+    for (cpu, (count, last_ts)) in loaded.loss()?.into_iter().enumerate() {
+        let Some(prev) = seen.get_mut(cpu) else {
+            continue;
+        };
+        if count > *prev {
+            let delta = count - *prev;
+            *prev = count;
+            newly += delta;
+            let ev = Event {
+                ts: now,
+                cpu: cpu as u16,
+                pid: 0,
+                tid: 0,
+                kind: EventKind::Loss(Loss {
+                    count: delta,
+                    window_start: *last_poll,
+                    window_end: last_ts.max(*last_poll),
+                    loss_cpu: cpu as u32,
+                }),
+            };
+            let mut s = sink.borrow_mut();
+            if let Err(e) = s.writer.append(&ev) {
+                s.error = Some(e.to_string());
+            }
+        }
+    }
+    *last_poll = now;
+    Ok(newly)
+}
+
+fn summary(segs: &[SegmentSummary], records: u64, lost: u64, stop: &Stop) {
+    let bytes: u64 = segs.iter().map(|s| s.bytes).sum();
+    let raw: u64 = segs.iter().map(|s| s.raw_bytes).sum();
+    let why = match stop {
+        Stop::Signal(s) => format!("stopped by {s}"),
+        Stop::Duration => "duration reached".into(),
+        Stop::CommandExited(st) => format!("command exited ({st})"),
+        Stop::WriteFailed(_) => "write failed".into(),
+    };
+    eprintln!(
+        "recorder: {why}: {records} records, {} lost, {} segment(s), {bytes} bytes on disk ({:.1} bytes/record, {:.1}x compression)",
+        lost,
+        segs.len(),
+        if records > 0 { bytes as f64 / records as f64 } else { 0.0 },
+        if bytes > 0 { raw as f64 / bytes as f64 } else { 0.0 },
+    );
+    for s in segs {
+        if s.path.exists() {
+            eprintln!("recorder: wrote {}", s.path.display());
+        }
+    }
+}
