@@ -16,6 +16,7 @@ pub const HEADER_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/include/rewi
 #[allow(
     missing_docs,
     clippy::all,
+    clippy::unwrap_used,
     unsafe_code,
     dead_code,
     unused_imports,

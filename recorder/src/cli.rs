@@ -133,7 +133,7 @@ pub fn parse_duration(s: &str) -> Result<u64, String> {
             ))
         }
     };
-    if !(n >= 0.0) {
+    if n.is_nan() || n < 0.0 {
         return Err(format!("{s}: must not be negative"));
     }
     Ok((n * mul) as u64)
