@@ -8,3 +8,5 @@
 char LICENSE[] SEC("license") = "GPL";
 
 #include "exec.bpf.c"
+#include "file.bpf.c"
+#include "net.bpf.c"
