@@ -21,10 +21,18 @@ pub(crate) fn report_problems(set: &TraceSet, merged: &Merged) -> Outcome {
         partial = true;
     }
     for r in merged.reports() {
-        let path = set.segments[r.index].path.display();
+        let seg = &set.segments[r.index];
+        let path = seg.path.display();
         for d in &r.damage {
             eprintln!("analyzer: warning: {path}: damaged: {d}");
             partial = true;
+        }
+        if !r.damage.is_empty() {
+            let lost: u64 = r.damage.iter().map(|d| d.len).sum();
+            eprintln!(
+                "analyzer: warning: {path}: recovered {} records in {} intact frames; {lost} of {} bytes unreadable",
+                r.records, r.frames, seg.file_len
+            );
         }
     }
     for f in verify_chain(set, merged.reports()) {
