@@ -171,7 +171,8 @@ pub fn prepare_system() -> Result<Vec<String>, LoadError> {
     Ok(done)
 }
 
-fn check_privileges() -> Result<(), LoadError> {
+/// Fails with a clear message unless running as root.
+pub fn check_privileges() -> Result<(), LoadError> {
     if nix::unistd::geteuid().is_root() {
         Ok(())
     } else {

@@ -109,6 +109,7 @@ async fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
             bail!("{}: the output directory does not exist", dir.display());
         }
     }
+    rewind_bpf::check_privileges()?;
     let notes = rewind_bpf::prepare_system()?;
     for n in &notes {
         eprintln!("recorder: {n}");
@@ -349,7 +350,14 @@ async fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
     match segments {
         Ok(segs) => summary(&segs, records, lost_total, &stop),
         Err(e) => {
-            eprintln!("recorder: error: closing the trace: {e}");
+            let e = match &stop {
+                Stop::WriteFailed(first) => first.clone(),
+                _ => e.to_string(),
+            };
+            eprintln!(
+                "recorder: error: writing stopped: {e}; {records} records were handed over, and every \
+                 segment is intact up to its last complete frame (it is left without a footer)"
+            );
             return Ok(ExitCode::from(1));
         }
     }

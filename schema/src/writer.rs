@@ -309,6 +309,13 @@ impl SegmentWriter {
 
     /// Flushes, writes the footer frame, syncs and closes the segment.
     pub fn finish(mut self, reason: &str) -> Result<SegmentSummary, TraceError> {
+        if self.failed {
+            return Err(TraceError::BadRecord {
+                path: self.path.clone(),
+                reason: "an earlier write failed; the segment ends at its last complete frame"
+                    .into(),
+            });
+        }
         self.flush_frame()?;
         let sha = hex::encode(self.hasher.clone().finalize());
         let footer = SegmentFooter {
