@@ -94,6 +94,9 @@ pub fn describe(ev: &Event, clock: &ClockAnchor) -> String {
             if !x.cwd.is_empty() {
                 s.push_str(&format!(" cwd {}", path(&x.cwd)));
             }
+            if let Some(c) = rewind_schema::container::from_cgroup(&x.cgroup.display()) {
+                s.push_str(&format!(" container {}:{}", c.runtime, c.short_id()));
+            }
             s
         }
         K::Fork(x) if x.child_pid == ev.pid => format!("new thread {}", x.child_tid),

@@ -22,6 +22,7 @@ pub fn host() -> HostInfo {
         kernel_release: read_trim("/proc/sys/kernel/osrelease"),
         boot_id: read_trim("/proc/sys/kernel/random/boot_id"),
         arch: std::env::consts::ARCH.to_string(),
+        init_ns: process(1).map(|p| p.ns),
     }
 }
 

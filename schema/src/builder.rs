@@ -66,6 +66,7 @@ impl TraceBuilder {
                     kernel_release: "6.18.0-synthetic".into(),
                     boot_id: "00000000-0000-4000-8000-000000000001".into(),
                     arch: "x86_64".into(),
+                    init_ns: None,
                 },
                 clock: ClockAnchor {
                     boot_ns: SYNTHETIC_BOOT_NS,

@@ -11,6 +11,7 @@
 #![deny(missing_docs)]
 
 pub mod builder;
+pub mod container;
 pub mod error;
 pub mod event;
 pub mod meta;

@@ -23,6 +23,9 @@ pub struct HostInfo {
     pub boot_id: String,
     /// uname -m.
     pub arch: String,
+    /// Namespaces of init (pid 1): a process whose namespace differs is not in the host's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init_ns: Option<crate::wire::Namespaces>,
 }
 
 /// A simultaneous reading of the two clocks, to turn record timestamps (boot-time ns)
