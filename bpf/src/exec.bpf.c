@@ -261,6 +261,19 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	} else {
 		f.clone_flags = 17; /* SIGCHLD: fork(2)/vfork(2) */
 	}
+	/* clone(CLONE_NEW*): the child starts in new namespaces */
+	if ((f.clone_flags & 0x7e020080) && (class_mask & CLASS_KERNEL)) {
+		struct rw_namespace n = {};
+
+		n.flags = f.clone_flags & 0x7e020080;
+		fill_ns(parent, &n.old);
+		fill_ns(child, &n.new);
+		n.op = RW_NS_CLONE;
+		n.ret = ctgid;
+		n.fd = -1;
+		fill_hdr(&n.hdr, RW_NAMESPACE, sizeof(n));
+		emit(&n, sizeof(n));
+	}
 	if (!(class_mask & CLASS_PROCESS))
 		return 0;
 	f.child_start = BPF_CORE_READ(child, start_boottime);

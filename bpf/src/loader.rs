@@ -116,6 +116,8 @@ pub struct ProgStats {
 
 /// The loaded and attached object.
 pub struct Loaded {
+    /// Programs not loaded because their tracepoint does not exist here.
+    absent: Vec<String>,
     skel: RewindSkel<'static>,
     links: Vec<Link>,
     hooks: Vec<Hook>,
@@ -187,6 +189,11 @@ impl Loaded {
     /// Opens, configures, loads and attaches every program this kernel supports.
     pub fn load(cfg: &Config) -> Result<Self, LoadError> {
         check_privileges()?;
+        if std::env::var_os("REWIND_BPF_DEBUG").is_some() {
+            libbpf_rs::set_print(Some((libbpf_rs::PrintLevel::Debug, |_, msg| {
+                eprint!("{msg}")
+            })));
+        }
         // The skeleton borrows its object storage for its whole life; the recorder loads
         // once per process, so the storage simply lives until exit.
         let storage: &'static mut MaybeUninit<libbpf_rs::OpenObject> =
@@ -210,22 +217,32 @@ impl Loaded {
             ro.snippet_len = cfg.snippet_len;
             ro.class_mask = cfg.classes;
         }
+        // Programs on tracepoints this kernel lacks (e.g. no module support) are not
+        // loaded at all, and reported as unavailable.
+        let mut absent = Vec::new();
+        for mut p in open.open_object_mut().progs_mut() {
+            let section = p.section().to_string_lossy().into_owned();
+            let missing = section
+                .strip_prefix("tp/")
+                .is_some_and(|tp| !Path::new("/sys/kernel/tracing/events").join(tp).exists());
+            if missing {
+                p.set_autoload(false);
+                absent.push(p.name().to_string_lossy().into_owned());
+            }
+        }
         let rb = cfg.ringbuf_bytes.max(4096).next_power_of_two();
         open.maps
             .events
             .set_max_entries(rb)
             .map_err(lb("sizing the ring buffer"))?;
-        let skel = open.load().map_err(|e| {
-            if e.kind() == libbpf_rs::ErrorKind::PermissionDenied {
-                LoadError::NotPrivileged(e.to_string())
-            } else {
-                LoadError::Libbpf {
-                    what: "loading the BPF programs".into(),
-                    source: e,
-                }
-            }
+        let skel = open.load().map_err(|e| LoadError::Libbpf {
+            what: "loading the BPF programs (the kernel verifier refused one; its log is above, \
+                   REWIND_BPF_DEBUG=1 shows everything libbpf does)"
+                .into(),
+            source: e,
         })?;
         let mut loaded = Loaded {
+            absent,
             skel,
             links: Vec::new(),
             hooks: Vec::new(),
@@ -243,6 +260,18 @@ impl Loaded {
             let name = prog.name().to_string_lossy().into_owned();
             let capture = name.strip_prefix("handle_").unwrap_or(&name).to_string();
             let hook = prog.section().to_string_lossy().into_owned();
+            if self.absent.contains(&name) {
+                let note =
+                    "this kernel has no such tracepoint (a feature compiled out, e.g. modules)"
+                        .into();
+                hooks.push(Hook {
+                    capture,
+                    hook,
+                    attached: false,
+                    note,
+                });
+                continue;
+            }
             match prog.attach() {
                 Ok(link) => {
                     links.push(link);
@@ -259,12 +288,23 @@ impl Loaded {
                         source: e,
                     });
                 }
-                Err(e) => hooks.push(Hook {
-                    capture,
-                    hook,
-                    attached: false,
-                    note: e.to_string(),
-                }),
+                Err(e) => {
+                    let missing = hook.strip_prefix("tp/").is_some_and(|tp| {
+                        !Path::new("/sys/kernel/tracing/events").join(tp).exists()
+                    });
+                    let note = if missing {
+                        "this kernel has no such tracepoint (a feature compiled out, e.g. modules)"
+                            .into()
+                    } else {
+                        e.to_string()
+                    };
+                    hooks.push(Hook {
+                        capture,
+                        hook,
+                        attached: false,
+                        note,
+                    })
+                }
             }
         }
         hooks.sort_by(|a, b| a.capture.cmp(&b.capture));

@@ -10,3 +10,5 @@ char LICENSE[] SEC("license") = "GPL";
 #include "exec.bpf.c"
 #include "file.bpf.c"
 #include "net.bpf.c"
+#include "cred.bpf.c"
+#include "kernel.bpf.c"
