@@ -80,6 +80,20 @@ fn link_bytes(p: &str) -> ByteString {
         .unwrap_or_default()
 }
 
+/// Where cgroup v2 is mounted: /sys/fs/cgroup, or /sys/fs/cgroup/unified on hybrid
+/// systems. A cgroup's id is the inode number of its directory there.
+pub fn cgroup2_root() -> std::path::PathBuf {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    mounts
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.get(2) == Some(&"cgroup2"))
+                .then(|| std::path::PathBuf::from(f.get(1).copied().unwrap_or("")))
+        })
+        .unwrap_or_else(|| "/sys/fs/cgroup".into())
+}
+
 /// One process from /proc, `None` when it vanished meanwhile.
 pub fn process(pid: u32) -> Option<ProcessSnapshot> {
     let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
@@ -132,10 +146,9 @@ pub fn process(pid: u32) -> Option<ProcessSnapshot> {
         .lines()
         .find_map(|l| l.strip_prefix("0::").map(str::to_string))
         .unwrap_or_default();
-    let cgroup_id =
-        std::fs::metadata(Path::new("/sys/fs/cgroup").join(cgroup.trim_start_matches('/')))
-            .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
-            .unwrap_or(0);
+    let cgroup_id = std::fs::metadata(cgroup2_root().join(cgroup.trim_start_matches('/')))
+        .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+        .unwrap_or(0);
     let auid = read_trim(&format!("/proc/{pid}/loginuid"))
         .parse()
         .unwrap_or(u32::MAX);

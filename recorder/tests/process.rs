@@ -133,7 +133,7 @@ fn tiny_ring_buffer_reports_loss() {
         return;
     }
     let r = record(
-        &["--ringbuf-size", "4096"],
+        &["--ringbuf-size", "4096", "--classes", "process"],
         &[
             "/bin/sh",
             "-c",
