@@ -6,7 +6,6 @@ use rewind_schema::meta::{ClockAnchor, HostInfo};
 use rewind_schema::snapshot::{ProcessSnapshot, SnapshotSource};
 use rewind_schema::wire::{ByteString, Namespaces};
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
 
 fn read_trim(path: &str) -> String {
     std::fs::read_to_string(path)
