@@ -69,6 +69,10 @@ pub struct RecordArgs {
     /// Kernel ring buffer size.
     #[arg(long, default_value = "16M", value_name = "SIZE", value_parser = parse_size)]
     pub ringbuf_size: u64,
+    /// Drain the ring buffer on this timer instead of waking on every record: fewer
+    /// wakeups at high event rates, at the price of a bigger ring buffer. 0 = wake on data.
+    #[arg(long, default_value = "0", value_name = "DUR", value_parser = parse_duration)]
+    pub drain_interval: u64,
     /// zstd level of the segments.
     #[arg(long, default_value_t = 3, value_name = "N")]
     pub zstd_level: i32,
@@ -78,6 +82,10 @@ pub struct RecordArgs {
     /// No status line.
     #[arg(short, long)]
     pub quiet: bool,
+    /// At the end, print each BPF program's run count and mean cost (turns on
+    /// kernel.bpf_stats_enabled while recording, then restores it).
+    #[arg(long)]
+    pub stats: bool,
     /// Record this command's process tree, then stop when it exits.
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,

@@ -124,6 +124,11 @@ async fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
         classes: mask,
         ringbuf_bytes: u32::try_from(args.ringbuf_size).unwrap_or(u32::MAX / 2 + 1),
     };
+    let stats_was = if args.stats {
+        Some(rewind_bpf::enable_stats().context("enabling kernel.bpf_stats_enabled")?)
+    } else {
+        None
+    };
     let loaded = Loaded::load(&cfg)?;
     for h in loaded.hooks() {
         if h.attached {
@@ -271,6 +276,8 @@ async fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut drain_tick =
+        tokio::time::interval(Duration::from_nanos(args.drain_interval.max(1_000_000)));
     let deadline = args
         .duration
         .map(|ns| tokio::time::Instant::now() + Duration::from_nanos(ns));
@@ -293,11 +300,18 @@ async fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
                 None => std::future::pending().await,
             }
         };
+        let on_data = async {
+            if args.drain_interval > 0 {
+                std::future::pending::<()>().await;
+            }
+            let _ = rb_fd.readable().await.map(|mut g| g.clear_ready());
+        };
         tokio::select! {
-            r = rb_fd.readable() => {
-                let mut guard = r.context("ring buffer")?;
+            _ = on_data => {
                 let _ = rb.consume();
-                guard.clear_ready();
+            }
+            _ = drain_tick.tick(), if args.drain_interval > 0 => {
+                let _ = rb.consume();
             }
             _ = tick.tick() => {
                 lost_total += poll_loss(&loaded, &sink, &mut loss_seen, &mut last_poll)?;
@@ -325,6 +339,10 @@ async fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
     lost_total += poll_loss(&loaded, &sink, &mut loss_seen, &mut last_poll)?;
     drop(rb_fd);
     drop(rb);
+    if let Some(old) = stats_was {
+        print_stats(&loaded);
+        let _ = rewind_bpf::restore_stats(&old);
+    }
     status.clear();
     let sink = Rc::try_unwrap(sink)
         .map_err(|_| anyhow::anyhow!("writer still shared"))?
@@ -416,6 +434,39 @@ fn poll_loss(
     }
     *last_poll = now;
     Ok(newly)
+}
+
+/// Per-program kernel cost, from the kernel's own run-time accounting.
+fn print_stats(loaded: &Loaded) {
+    let mut stats = loaded.prog_stats();
+    stats.retain(|p| p.run_cnt > 0);
+    stats.sort_by(|a, b| b.run_time_ns.cmp(&a.run_time_ns));
+    let (cnt, ns) = stats
+        .iter()
+        .fold((0u64, 0u64), |(c, t), p| (c + p.run_cnt, t + p.run_time_ns));
+    eprintln!("recorder: kernel cost per program (bpf run-time stats):");
+    eprintln!(
+        "recorder:   {:<28} {:>12} {:>14} {:>10}",
+        "program", "runs", "total ns", "ns/run"
+    );
+    for p in &stats {
+        eprintln!(
+            "recorder:   {:<28} {:>12} {:>14} {:>10.0}",
+            p.name,
+            p.run_cnt,
+            p.run_time_ns,
+            p.run_time_ns as f64 / p.run_cnt as f64
+        );
+    }
+    if cnt > 0 {
+        eprintln!(
+            "recorder:   {:<28} {:>12} {:>14} {:>10.0}",
+            "all",
+            cnt,
+            ns,
+            ns as f64 / cnt as f64
+        );
+    }
 }
 
 fn summary(segs: &[SegmentSummary], records: u64, lost: u64, stop: &Stop) {

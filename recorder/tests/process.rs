@@ -133,7 +133,15 @@ fn tiny_ring_buffer_reports_loss() {
         return;
     }
     let r = record(
-        &["--ringbuf-size", "4096", "--classes", "process"],
+        // Drained only every 300 ms: the burst of exits cannot fit in one page.
+        &[
+            "--ringbuf-size",
+            "4096",
+            "--classes",
+            "process",
+            "--drain-interval",
+            "300ms",
+        ],
         &[
             "/bin/sh",
             "-c",
