@@ -144,16 +144,19 @@ static __always_inline void fill_sock(struct rw_sock *o, struct sock *sk)
 	o->cookie = (__u64)sk;
 	o->family = family;
 	o->sock_type = BPF_CORE_READ(sk, sk_type);
+	if (family != NET_AF_INET && family != NET_AF_INET6)
+		return;
+	o->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	/* inet_num is cleared when the port is released (TCP_CLOSE); inet_sport stays. */
+	if (!o->lport)
+		o->lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+	o->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	if (family == NET_AF_INET) {
-		o->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-		o->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 		BPF_CORE_READ_INTO((__u32 *)o->laddr, sk, __sk_common.skc_rcv_saddr);
 		BPF_CORE_READ_INTO((__u32 *)o->raddr, sk, __sk_common.skc_daddr);
-	} else if (family == NET_AF_INET6) {
-		o->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-		o->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-		BPF_CORE_READ_INTO(o->laddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
-		BPF_CORE_READ_INTO(o->raddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	} else {
+		BPF_CORE_READ_INTO((struct in6_addr *)o->laddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO((struct in6_addr *)o->raddr, sk, __sk_common.skc_v6_daddr);
 	}
 }
 
@@ -567,6 +570,11 @@ int BPF_PROG(handle_tcp_close, const struct sock *sk, const int oldstate, const 
 	r.sock.sock_type = SOCK_STREAM;
 	r.bytes_sent = BPF_CORE_READ(tp, bytes_sent);
 	r.bytes_received = BPF_CORE_READ(tp, bytes_received);
+	/* bytes_received follows rcv_nxt, which counts the peer's FIN too; tcp_fin() sets
+	 * SOCK_DONE when that FIN arrives. */
+	if (r.bytes_received &&
+	    (BPF_CORE_READ(sk, __sk_common.skc_flags) & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE))))
+		r.bytes_received--;
 	r.duration_ns = o->start && now > o->start ? now - o->start : 0;
 	fill_hdr(&r.hdr, RW_SOCK_CLOSE, sizeof(r));
 	r.hdr.ts = now;
