@@ -371,3 +371,47 @@ fn net_class_can_be_turned_off() {
         r.dump()
     );
 }
+
+/// A unix stream socket bound and connected by path: the path is in both records.
+const UNIX_SCRIPT: &str = r#"
+import os, socket
+srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+srv.bind("rw.sock")
+srv.listen(1)
+c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+c.connect("rw.sock")
+conn, _ = srv.accept()
+c.sendall(b"hi")
+assert conn.recv(2) == b"hi"
+"#;
+
+#[test]
+fn unix_socket_paths() {
+    if !root_or_skip("unix_socket_paths") {
+        return;
+    }
+    let r = record(&[], &["/usr/bin/python3", "-c", UNIX_SCRIPT], None);
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let (_, b) = only(&r, "unix bind", |e| match &e.kind {
+        EventKind::Bind(b) => Some(b),
+        _ => None,
+    });
+    assert_eq!(
+        (b.ret, b.sock.family, b.path.0.as_slice()),
+        (0, 1, &b"rw.sock"[..])
+    );
+    let (_, c) = only(&r, "unix connect", |e| match &e.kind {
+        EventKind::Connect(c) => Some(c),
+        _ => None,
+    });
+    assert_eq!(
+        (c.ret, c.sock.family, c.path.0.as_slice()),
+        (0, 1, &b"rw.sock"[..])
+    );
+    assert_eq!(c.sock.sock_type, 1);
+    // Unix streams are not TCP: no snippet, no close record.
+    assert!(!r
+        .events
+        .iter()
+        .any(|e| matches!(e.kind, EventKind::Snippet(_) | EventKind::SockClose(_))));
+}
