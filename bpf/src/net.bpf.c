@@ -1,5 +1,847 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * net.bpf.c: the network family (connect, accept, listen, bind, close with byte counts,
- * UDP, payload snippets, DNS) -> schema/src/wire/net.rs. Included by rewind.bpf.c.
+ * UDP, payload snippets, DNS) -> schema/src/wire/net.rs. Included by rewind.bpf.c;
+ * checked against Linux 6.18.
+ *
+ * Syscall tracepoints give the acting task; the socket is found from the fd
+ * (task->files->fdt->fd[fd]->private_data->sk). The socket "cookie" in every record is
+ * the struct sock pointer: stable while the socket lives, and the same value in the
+ * connect/accept, snippet, UDP and close records of one socket. (bpf_get_socket_cookie()
+ * is not callable from syscall tracepoints on a probe-read pointer.)
+ *
+ * TCP close runs from sock:inet_sock_set_state, often in softirq or in the peer's
+ * context: the record is attributed to the socket's owner, remembered at connect and
+ * accept in net_owner.
  */
+#include <bpf/bpf_endian.h>
+
+#define NET_AF_UNIX  1
+#define NET_AF_INET  2
+#define NET_AF_INET6 10
+
+#define SNIPPET_MAX 1024          /* hard limit on snippet_len */
+#define UNIX_PATH_MAX_LEN 108
+#define IOV_SUM_MAX 16            /* iovecs added up for a sendmsg/recvmsg length */
+#define DNS_PORT 53
+
+/* Masks v after an optimisation barrier, so that clang cannot drop the mask the verifier
+ * needs to bound a size after a clamp. */
+#define NET_BOUND(v, mask)            \
+	do {                          \
+		barrier_var(v);       \
+		(v) &= (mask);        \
+	} while (0)
+
+/* What a syscall's entry hands to its exit, by thread. */
+enum net_op {
+	NET_OP_CONNECT = 1,
+	NET_OP_BIND,
+	NET_OP_LISTEN,
+	NET_OP_SEND,
+	NET_OP_RECV,
+};
+
+struct net_call {
+	__u64 sk;        /* struct sock *, for send/recv */
+	__u64 uaddr;     /* user sockaddr (connect, bind, sendto, recvfrom) or NULL */
+	__u64 msg;       /* user msghdr (sendmsg, recvmsg) or NULL */
+	__u64 buf;       /* user data: the buffer or the first iovec */
+	__u64 total;     /* bytes asked for in the call */
+	__u64 ts;        /* entry time */
+	__u64 addrlen;   /* sockaddr length (connect, bind, sendto) or user pointer to it */
+	__u32 buflen;    /* length of buf */
+	__s32 fd;
+	__s32 backlog;
+	__u16 op;        /* enum net_op */
+	__u16 proto;     /* IPPROTO_TCP / IPPROTO_UDP for send/recv */
+	__u32 nr;        /* syscall number, checked at exit */
+	__u32 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH); /* a thread killed mid-call leaves its entry */
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct net_call);
+} net_calls SEC(".maps");
+
+/* TCP sockets of traced processes: who owns them and since when (connect/accept). */
+struct net_owner_val {
+	__u64 start;
+	__u32 tgid;
+	__u32 tid;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct net_owner_val);
+} net_owner SEC(".maps");
+
+/* (sock, direction) pairs whose first payload was already captured. */
+struct net_snip_key {
+	__u64 sk;
+	__u64 inbound;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct net_snip_key);
+	__type(value, __u8);
+} net_snip SEC(".maps");
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static __always_inline bool net_on(void)
+{
+	return (class_mask & CLASS_NET) && traced();
+}
+
+static __always_inline __u32 net_tid(void)
+{
+	return (__u32)bpf_get_current_pid_tgid();
+}
+
+/* The struct socket behind a descriptor of the current task, or NULL when the fd is
+ * not a socket. */
+static __always_inline struct socket *sock_from_fd(int fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds;
+	struct file *f = NULL;
+	__u32 max;
+
+	if (fd < 0 || !fdt)
+		return NULL;
+	max = BPF_CORE_READ(fdt, max_fds);
+	if ((__u32)fd >= max)
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return NULL;
+	if ((BPF_CORE_READ(f, f_inode, i_mode) & 0170000) != 0140000) /* S_IFSOCK */
+		return NULL;
+	return BPF_CORE_READ(f, private_data);
+}
+
+static __always_inline struct sock *sk_from_fd(int fd)
+{
+	struct socket *s = sock_from_fd(fd);
+
+	return s ? BPF_CORE_READ(s, sk) : NULL;
+}
+
+/* Both ends as the socket knows them. */
+static __always_inline void fill_sock(struct rw_sock *o, struct sock *sk)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+	__builtin_memset(o, 0, sizeof(*o));
+	o->cookie = (__u64)sk;
+	o->family = family;
+	o->sock_type = BPF_CORE_READ(sk, sk_type);
+	if (family != NET_AF_INET && family != NET_AF_INET6)
+		return;
+	o->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	/* inet_num is cleared when the port is released (TCP_CLOSE); inet_sport stays. */
+	if (!o->lport)
+		o->lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+	o->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (family == NET_AF_INET) {
+		BPF_CORE_READ_INTO((__u32 *)o->laddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)o->raddr, sk, __sk_common.skc_daddr);
+	} else {
+		BPF_CORE_READ_INTO((struct in6_addr *)o->laddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO((struct in6_addr *)o->raddr, sk, __sk_common.skc_v6_daddr);
+	}
+}
+
+static __always_inline __u16 sk_proto(struct sock *sk)
+{
+	return BPF_CORE_READ(sk, sk_protocol);
+}
+
+static __always_inline __u16 sk_family(struct sock *sk)
+{
+	return BPF_CORE_READ(sk, __sk_common.skc_family);
+}
+
+struct net_addr {
+	__u16 family;
+	__u16 port;
+	__u8 addr[16];
+};
+
+/* Parses an IPv4/IPv6 user sockaddr; returns 0 when it is one. */
+static __always_inline int read_sockaddr(__u64 uaddr, __u32 len, struct net_addr *out)
+{
+	__u8 raw[32] = {};
+
+	if (!uaddr || len < 2)
+		return -1;
+	if (len > 28)
+		len = 28;
+	NET_BOUND(len, 31);
+	if (bpf_probe_read_user(raw, len, (void *)uaddr))
+		return -1;
+	out->family = raw[0] | (raw[1] << 8);
+	out->port = (raw[2] << 8) | raw[3];
+	if (out->family == NET_AF_INET && len >= 8) {
+		__builtin_memset(out->addr, 0, 16);
+		__builtin_memcpy(out->addr, &raw[4], 4);
+		return 0;
+	}
+	if (out->family == NET_AF_INET6 && len >= 24) {
+		__builtin_memcpy(out->addr, &raw[8], 16);
+		return 0;
+	}
+	return -1;
+}
+
+static __always_inline void set_remote(struct rw_sock *o, struct net_addr *a)
+{
+	o->rport = a->port;
+	__builtin_memcpy(o->raddr, a->addr, 16);
+}
+
+/* Copies the path of a user sockaddr_un of length len to dst; returns its length. */
+static __always_inline __u32 read_unix_path(char *dst, __u64 uaddr, __u32 len)
+{
+	__u8 first = 0;
+	long n;
+
+	if (!uaddr || len <= 2)
+		return 0;
+	len -= 2;
+	if (len > UNIX_PATH_MAX_LEN)
+		len = UNIX_PATH_MAX_LEN;
+	if (bpf_probe_read_user(&first, 1, (void *)(uaddr + 2)))
+		return 0;
+	NET_BOUND(len, 127);
+	if (first == 0) {
+		/* abstract: every byte counts, NULs included */
+		if (bpf_probe_read_user(dst, len, (void *)(uaddr + 2)))
+			return 0;
+		return len;
+	}
+	n = bpf_probe_read_user_str(dst, len + 1, (void *)(uaddr + 2));
+	if (n <= 1)
+		return 0;
+	n -= 1;
+	return (__u32)n < len ? (__u32)n : len;
+}
+
+static __always_inline __u32 snippet_limit(void)
+{
+	__u32 lim = snippet_len;
+
+	return lim > SNIPPET_MAX ? SNIPPET_MAX : lim;
+}
+
+/* Emits an RW_SNIPPET or RW_DNS record of up to the snippet limit from user memory.
+ * `avail` bytes are readable at ubuf; `total` is the size of the whole send/recv. */
+static __always_inline void emit_payload(__u16 type, struct sock *sk, struct net_addr *remote,
+					 __u64 ubuf, __u32 avail, __u64 total, __u32 flags,
+					 __u64 ts)
+{
+	struct rw_snippet *s;
+	__u32 n = avail;
+	__u8 *buf = get_scratch();
+
+	if (!buf)
+		return;
+	s = (struct rw_snippet *)buf;
+	if (n > total)
+		n = total;
+	if (n > snippet_limit())
+		n = snippet_limit();
+	if (n > SNIPPET_MAX)
+		n = SNIPPET_MAX;
+	NET_BOUND(n, 2047);
+	if (total > n)
+		flags |= RW_SNIPPET_TRUNCATED;
+	fill_sock(&s->sock, sk);
+	if (remote)
+		set_remote(&s->sock, remote);
+	s->total_len = total > 0xffffffffULL ? 0xffffffff : (__u32)total;
+	s->flags = flags;
+	s->_pad[0] = s->_pad[1] = s->_pad[2] = 0;
+	if (n && bpf_probe_read_user(buf + sizeof(*s), n, (void *)ubuf))
+		n = 0;
+	s->data_len = n;
+	fill_hdr(&s->hdr, type, sizeof(*s) + n);
+	if (ts)
+		s->hdr.ts = ts;
+	emit(buf, sizeof(*s) + n);
+}
+
+/* True the first time for this socket and direction. */
+static __always_inline bool first_payload(struct sock *sk, bool inbound)
+{
+	struct net_snip_key k = {.sk = (__u64)sk, .inbound = inbound};
+	__u8 one = 1;
+
+	if (bpf_map_lookup_elem(&net_snip, &k))
+		return false;
+	return bpf_map_update_elem(&net_snip, &k, &one, BPF_NOEXIST) == 0;
+}
+
+static __always_inline bool snippet_done(struct sock *sk, bool inbound)
+{
+	struct net_snip_key k = {.sk = (__u64)sk, .inbound = inbound};
+
+	return bpf_map_lookup_elem(&net_snip, &k) != NULL;
+}
+
+static __always_inline void own(struct sock *sk)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct net_owner_val v = {
+		.start = bpf_ktime_get_boot_ns(),
+		.tgid = id >> 32,
+		.tid = (__u32)id,
+	};
+	__u64 key = (__u64)sk;
+
+	bpf_map_update_elem(&net_owner, &key, &v, BPF_ANY);
+}
+
+/* Reads a user msghdr; returns 0 on success. */
+static __always_inline int read_msghdr(__u64 umsg, struct user_msghdr *m)
+{
+	if (!umsg)
+		return -1;
+	return bpf_probe_read_user(m, sizeof(*m), (void *)umsg);
+}
+
+/* First iovec and the sum of up to IOV_SUM_MAX iovec lengths. */
+static __always_inline void read_iov(struct user_msghdr *m, struct net_call *c)
+{
+	struct iovec iov = {};
+	__u64 n = m->msg_iovlen;
+	int i;
+
+	c->buf = 0;
+	c->buflen = 0;
+	c->total = 0;
+	if (!n || !m->msg_iov)
+		return;
+	if (bpf_probe_read_user(&iov, sizeof(iov), m->msg_iov))
+		return;
+	c->buf = (__u64)iov.iov_base;
+	c->buflen = iov.iov_len > 0xffffffffULL ? 0xffffffff : iov.iov_len;
+	c->total = iov.iov_len;
+	for (i = 1; i < IOV_SUM_MAX; i++) {
+		if (i >= n)
+			break;
+		if (bpf_probe_read_user(&iov, sizeof(iov), &m->msg_iov[i]))
+			break;
+		c->total += iov.iov_len;
+	}
+}
+
+/* ---- connect ------------------------------------------------------------ */
+
+/* syscalls:sys_enter_connect: remember fd and the user sockaddr (Linux 6.18). */
+SEC("tp/syscalls/sys_enter_connect")
+int handle_enter_connect(struct trace_event_raw_sys_enter *ctx)
+{
+	struct net_call c = {};
+	__u32 tid = net_tid();
+
+	if (!net_on())
+		return 0;
+	c.op = NET_OP_CONNECT;
+	c.fd = ctx->args[0];
+	c.uaddr = ctx->args[1];
+	c.addrlen = (__u32)ctx->args[2];
+	bpf_map_update_elem(&net_calls, &tid, &c, BPF_ANY);
+	return 0;
+}
+
+/* syscalls:sys_exit_connect: the connect record, local end read from the socket after
+ * the call, remote end from the sockaddr asked for (Linux 6.18). */
+SEC("tp/syscalls/sys_exit_connect")
+int handle_exit_connect(struct trace_event_raw_sys_exit *ctx)
+{
+	__u32 tid = net_tid();
+	struct net_call *c = bpf_map_lookup_elem(&net_calls, &tid);
+	struct rw_connect *r;
+	struct net_addr a = {};
+	struct sock *sk;
+	__u8 *buf;
+	__u32 len = 0;
+
+	if (!c)
+		return 0;
+	if (c->op != NET_OP_CONNECT)
+		goto out;
+	buf = get_scratch();
+	sk = sk_from_fd(c->fd);
+	if (!buf || !sk)
+		goto out;
+	r = (struct rw_connect *)buf;
+	fill_sock(&r->sock, sk);
+	if (r->sock.family == NET_AF_UNIX) {
+		len = read_unix_path((char *)buf + sizeof(*r), c->uaddr, c->addrlen);
+	} else if (!read_sockaddr(c->uaddr, c->addrlen, &a)) {
+		set_remote(&r->sock, &a);
+	}
+	r->ret = ctx->ret;
+	r->path_len = len;
+	r->_pad = 0;
+	if (sk_proto(sk) == IPPROTO_TCP && (r->sock.family == NET_AF_INET || r->sock.family == NET_AF_INET6) &&
+	    (ctx->ret == 0 || ctx->ret == -115 /* EINPROGRESS */))
+		own(sk);
+	NET_BOUND(len, 127);
+	fill_hdr(&r->hdr, RW_CONNECT, sizeof(*r) + len);
+	emit(buf, sizeof(*r) + len);
+out:
+	bpf_map_delete_elem(&net_calls, &tid);
+	return 0;
+}
+
+/* ---- accept ------------------------------------------------------------- */
+
+static __always_inline int accept_exit(long ret)
+{
+	struct rw_accept r = {};
+	struct sock *sk;
+
+	if (ret < 0 || !net_on())
+		return 0;
+	sk = sk_from_fd(ret);
+	if (!sk)
+		return 0;
+	fill_sock(&r.sock, sk);
+	r.ret = ret;
+	if (sk_proto(sk) == IPPROTO_TCP && (r.sock.family == NET_AF_INET || r.sock.family == NET_AF_INET6))
+		own(sk);
+	fill_hdr(&r.hdr, RW_ACCEPT, sizeof(r));
+	emit(&r, sizeof(r));
+	return 0;
+}
+
+/* syscalls:sys_exit_accept: the new connection, local end = the listening side
+ * (Linux 6.18). */
+SEC("tp/syscalls/sys_exit_accept")
+int handle_exit_accept(struct trace_event_raw_sys_exit *ctx)
+{
+	return accept_exit(ctx->ret);
+}
+
+/* syscalls:sys_exit_accept4: as accept (Linux 6.18). */
+SEC("tp/syscalls/sys_exit_accept4")
+int handle_exit_accept4(struct trace_event_raw_sys_exit *ctx)
+{
+	return accept_exit(ctx->ret);
+}
+
+/* ---- listen and bind ---------------------------------------------------- */
+
+/* syscalls:sys_enter_listen: remember fd and backlog (Linux 6.18). */
+SEC("tp/syscalls/sys_enter_listen")
+int handle_enter_listen(struct trace_event_raw_sys_enter *ctx)
+{
+	struct net_call c = {};
+	__u32 tid = net_tid();
+
+	if (!net_on())
+		return 0;
+	c.op = NET_OP_LISTEN;
+	c.fd = ctx->args[0];
+	c.backlog = ctx->args[1];
+	bpf_map_update_elem(&net_calls, &tid, &c, BPF_ANY);
+	return 0;
+}
+
+/* syscalls:sys_exit_listen: the listen record (Linux 6.18). */
+SEC("tp/syscalls/sys_exit_listen")
+int handle_exit_listen(struct trace_event_raw_sys_exit *ctx)
+{
+	__u32 tid = net_tid();
+	struct net_call *c = bpf_map_lookup_elem(&net_calls, &tid);
+	struct rw_listen r = {};
+	struct sock *sk;
+
+	if (!c)
+		return 0;
+	if (c->op != NET_OP_LISTEN)
+		goto out;
+	sk = sk_from_fd(c->fd);
+	if (!sk)
+		goto out;
+	fill_sock(&r.sock, sk);
+	r.ret = ctx->ret;
+	r.backlog = c->backlog;
+	fill_hdr(&r.hdr, RW_LISTEN, sizeof(r));
+	emit(&r, sizeof(r));
+out:
+	bpf_map_delete_elem(&net_calls, &tid);
+	return 0;
+}
+
+/* syscalls:sys_enter_bind: remember fd and the user sockaddr (Linux 6.18). */
+SEC("tp/syscalls/sys_enter_bind")
+int handle_enter_bind(struct trace_event_raw_sys_enter *ctx)
+{
+	struct net_call c = {};
+	__u32 tid = net_tid();
+
+	if (!net_on())
+		return 0;
+	c.op = NET_OP_BIND;
+	c.fd = ctx->args[0];
+	c.uaddr = ctx->args[1];
+	c.addrlen = (__u32)ctx->args[2];
+	bpf_map_update_elem(&net_calls, &tid, &c, BPF_ANY);
+	return 0;
+}
+
+/* syscalls:sys_exit_bind: the bind record; the local address is the one asked for, the
+ * port the one the kernel chose when it succeeded (Linux 6.18). */
+SEC("tp/syscalls/sys_exit_bind")
+int handle_exit_bind(struct trace_event_raw_sys_exit *ctx)
+{
+	__u32 tid = net_tid();
+	struct net_call *c = bpf_map_lookup_elem(&net_calls, &tid);
+	struct net_addr a = {};
+	struct rw_bind *r;
+	struct sock *sk;
+	__u8 *buf;
+	__u32 len = 0;
+
+	if (!c)
+		return 0;
+	if (c->op != NET_OP_BIND)
+		goto out;
+	buf = get_scratch();
+	sk = sk_from_fd(c->fd);
+	if (!buf || !sk)
+		goto out;
+	r = (struct rw_bind *)buf;
+	fill_sock(&r->sock, sk);
+	if (r->sock.family == NET_AF_UNIX) {
+		len = read_unix_path((char *)buf + sizeof(*r), c->uaddr, c->addrlen);
+	} else if (!read_sockaddr(c->uaddr, c->addrlen, &a)) {
+		__builtin_memcpy(r->sock.laddr, a.addr, 16);
+		if (ctx->ret != 0 || !r->sock.lport)
+			r->sock.lport = a.port;
+	}
+	r->ret = ctx->ret;
+	r->path_len = len;
+	r->_pad = 0;
+	NET_BOUND(len, 127);
+	fill_hdr(&r->hdr, RW_BIND, sizeof(*r) + len);
+	emit(buf, sizeof(*r) + len);
+out:
+	bpf_map_delete_elem(&net_calls, &tid);
+	return 0;
+}
+
+/* ---- TCP close ---------------------------------------------------------- */
+
+/* tp_btf/inet_sock_set_state: a TCP socket reaching TCP_CLOSE, with its byte counts
+ * from struct tcp_sock; attributed to the owner recorded at connect/accept, since this
+ * often runs in softirq or in the peer's context (Linux 6.18). */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(handle_tcp_close, const struct sock *sk, const int oldstate, const int newstate)
+{
+	struct net_snip_key k = {.sk = (__u64)sk};
+	struct net_owner_val *o;
+	struct rw_sock_close r = {};
+	struct tcp_sock *tp = (struct tcp_sock *)sk;
+	__u64 key = (__u64)sk;
+	__u64 now;
+
+	if (newstate != TCP_CLOSE || !(class_mask & CLASS_NET))
+		return 0;
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	o = bpf_map_lookup_elem(&net_owner, &key);
+	if (!o)
+		return 0;
+	now = bpf_ktime_get_boot_ns();
+	fill_sock(&r.sock, (struct sock *)sk);
+	r.sock.sock_type = SOCK_STREAM;
+	r.bytes_sent = BPF_CORE_READ(tp, bytes_sent);
+	r.bytes_received = BPF_CORE_READ(tp, bytes_received);
+	/* bytes_received follows rcv_nxt, which counts the peer's FIN too; tcp_fin() sets
+	 * SOCK_DONE when that FIN arrives. */
+	if (r.bytes_received &&
+	    (BPF_CORE_READ(sk, __sk_common.skc_flags) & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE))))
+		r.bytes_received--;
+	r.duration_ns = o->start && now > o->start ? now - o->start : 0;
+	fill_hdr(&r.hdr, RW_SOCK_CLOSE, sizeof(r));
+	r.hdr.ts = now;
+	r.hdr.pid = o->tgid;
+	r.hdr.tid = o->tid;
+	bpf_map_delete_elem(&net_owner, &key);
+	bpf_map_delete_elem(&net_snip, &k);
+	k.inbound = 1;
+	bpf_map_delete_elem(&net_snip, &k);
+	emit(&r, sizeof(r));
+	return 0;
+}
+
+/* ---- send and receive: UDP records, TCP snippets, DNS -------------------- */
+
+static __always_inline bool inet(struct sock *sk)
+{
+	__u16 f = sk_family(sk);
+
+	return f == NET_AF_INET || f == NET_AF_INET6;
+}
+
+/* Entry of write, sendto and sendmsg. TCP: the first bytes sent on the connection are
+ * captured here, before the peer can receive them. UDP: remembered for the exit. */
+static __always_inline int send_enter(__u32 nr, int fd, __u64 ubuf, __u64 len, __u64 uaddr,
+				      __u32 addrlen, __u64 umsg)
+{
+	struct net_call c = {};
+	struct sock *sk;
+	__u32 tid = net_tid();
+	__u16 proto;
+
+	if (!net_on())
+		return 0;
+	sk = sk_from_fd(fd);
+	if (!sk || !inet(sk))
+		return 0;
+	proto = sk_proto(sk);
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+		return 0;
+	if (proto == IPPROTO_TCP && snippet_done(sk, false))
+		return 0;
+	c.buf = ubuf;
+	c.buflen = len > 0xffffffffULL ? 0xffffffff : len;
+	c.total = len;
+	if (umsg) {
+		struct user_msghdr m = {};
+
+		if (read_msghdr(umsg, &m))
+			return 0;
+		uaddr = (__u64)m.msg_name;
+		addrlen = m.msg_namelen;
+		read_iov(&m, &c);
+	}
+	if (proto == IPPROTO_TCP) {
+		if (c.total && first_payload(sk, false))
+			emit_payload(RW_SNIPPET, sk, NULL, c.buf, c.buflen, c.total, 0, 0);
+		return 0;
+	}
+	c.op = NET_OP_SEND;
+	c.proto = proto;
+	c.nr = nr;
+	c.fd = fd;
+	c.sk = (__u64)sk;
+	c.uaddr = uaddr;
+	c.addrlen = addrlen;
+	c.ts = bpf_ktime_get_boot_ns();
+	bpf_map_update_elem(&net_calls, &tid, &c, BPF_ANY);
+	return 0;
+}
+
+/* Entry of read, recvfrom and recvmsg on TCP sockets still waiting for their first
+ * inbound snippet, and on UDP sockets. */
+static __always_inline int recv_enter(__u32 nr, int fd, __u64 ubuf, __u64 len, __u64 uaddr,
+				      __u64 uaddrlen, __u64 umsg)
+{
+	struct net_call c = {};
+	struct sock *sk;
+	__u32 tid = net_tid();
+	__u16 proto;
+
+	if (!net_on())
+		return 0;
+	sk = sk_from_fd(fd);
+	if (!sk || !inet(sk))
+		return 0;
+	proto = sk_proto(sk);
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+		return 0;
+	if (proto == IPPROTO_TCP && snippet_done(sk, true))
+		return 0;
+	c.buf = ubuf;
+	c.buflen = len > 0xffffffffULL ? 0xffffffff : len;
+	c.total = len;
+	if (umsg) {
+		struct user_msghdr m = {};
+
+		if (read_msghdr(umsg, &m))
+			return 0;
+		read_iov(&m, &c);
+	}
+	c.op = NET_OP_RECV;
+	c.proto = proto;
+	c.nr = nr;
+	c.fd = fd;
+	c.sk = (__u64)sk;
+	c.uaddr = uaddr;
+	c.addrlen = uaddrlen;
+	c.msg = umsg;
+	c.ts = bpf_ktime_get_boot_ns();
+	bpf_map_update_elem(&net_calls, &tid, &c, BPF_ANY);
+	return 0;
+}
+
+static __always_inline bool dns(struct rw_sock *s)
+{
+	return s->lport == DNS_PORT || s->rport == DNS_PORT;
+}
+
+static __always_inline void udp_exit(struct net_call *c, long ret)
+{
+	struct sock *sk = (struct sock *)c->sk;
+	bool in = c->op == NET_OP_RECV;
+	struct net_addr a = {};
+	struct rw_udp r = {};
+	bool have = false;
+
+	if (in) {
+		if (c->msg) {
+			struct user_msghdr m = {};
+
+			if (!read_msghdr(c->msg, &m) && ret >= 0)
+				have = !read_sockaddr((__u64)m.msg_name, m.msg_namelen, &a);
+		} else if (c->uaddr && c->addrlen && ret >= 0) {
+			__u32 alen = 0;
+
+			bpf_probe_read_user(&alen, sizeof(alen), (void *)c->addrlen);
+			have = !read_sockaddr(c->uaddr, alen, &a);
+		}
+	} else {
+		have = !read_sockaddr(c->uaddr, c->addrlen, &a);
+	}
+	fill_sock(&r.sock, sk);
+	if (have)
+		set_remote(&r.sock, &a);
+	if (in)
+		r.len = ret > 0 ? ret : 0;
+	else
+		r.len = c->total > 0xffffffffULL ? 0xffffffff : c->total;
+	r.ret = ret;
+	fill_hdr(&r.hdr, in ? RW_UDP_RECV : RW_UDP_SEND, sizeof(r));
+	if (!in)
+		r.hdr.ts = c->ts;
+	emit(&r, sizeof(r));
+	if (ret > 0 && dns(&r.sock)) {
+		if (in)
+			emit_payload(RW_DNS, sk, have ? &a : NULL, c->buf, c->buflen, ret,
+				     RW_SNIPPET_INBOUND, 0);
+		else
+			emit_payload(RW_DNS, sk, have ? &a : NULL, c->buf, c->buflen, c->total, 0,
+				     c->ts);
+	}
+}
+
+/* Exit of every send and receive syscall. */
+static __always_inline int sendrecv_exit(__u32 nr, long ret)
+{
+	__u32 tid = net_tid();
+	struct net_call *c = bpf_map_lookup_elem(&net_calls, &tid);
+
+	if (!c)
+		return 0;
+	if (c->nr != nr || (c->op != NET_OP_SEND && c->op != NET_OP_RECV))
+		return 0;
+	if (c->proto == IPPROTO_UDP)
+		udp_exit(c, ret);
+	else if (c->op == NET_OP_RECV && ret > 0 && first_payload((struct sock *)c->sk, true))
+		emit_payload(RW_SNIPPET, (struct sock *)c->sk, NULL, c->buf, c->buflen, ret,
+			     RW_SNIPPET_INBOUND, 0);
+	bpf_map_delete_elem(&net_calls, &tid);
+	return 0;
+}
+
+/* syscalls:sys_enter_write: first bytes of a TCP connection, UDP on connected sockets
+ * (Linux 6.18). */
+SEC("tp/syscalls/sys_enter_write")
+int handle_enter_write(struct trace_event_raw_sys_enter *ctx)
+{
+	return send_enter(ctx->id, ctx->args[0], ctx->args[1], ctx->args[2], 0, 0, 0);
+}
+
+/* syscalls:sys_exit_write (Linux 6.18). */
+SEC("tp/syscalls/sys_exit_write")
+int handle_exit_write(struct trace_event_raw_sys_exit *ctx)
+{
+	return sendrecv_exit(ctx->id, ctx->ret);
+}
+
+/* syscalls:sys_enter_sendto: send(2) and sendto(2) (Linux 6.18). */
+SEC("tp/syscalls/sys_enter_sendto")
+int handle_enter_sendto(struct trace_event_raw_sys_enter *ctx)
+{
+	return send_enter(ctx->id, ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[4],
+			  ctx->args[5], 0);
+}
+
+/* syscalls:sys_exit_sendto (Linux 6.18). */
+SEC("tp/syscalls/sys_exit_sendto")
+int handle_exit_sendto(struct trace_event_raw_sys_exit *ctx)
+{
+	return sendrecv_exit(ctx->id, ctx->ret);
+}
+
+/* syscalls:sys_enter_sendmsg: first iovec, destination from msg_name (Linux 6.18). */
+SEC("tp/syscalls/sys_enter_sendmsg")
+int handle_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	return send_enter(ctx->id, ctx->args[0], 0, 0, 0, 0, ctx->args[1]);
+}
+
+/* syscalls:sys_exit_sendmsg (Linux 6.18). */
+SEC("tp/syscalls/sys_exit_sendmsg")
+int handle_exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	return sendrecv_exit(ctx->id, ctx->ret);
+}
+
+/* syscalls:sys_enter_read: remembered for TCP/UDP sockets (Linux 6.18). */
+SEC("tp/syscalls/sys_enter_read")
+int handle_enter_read(struct trace_event_raw_sys_enter *ctx)
+{
+	return recv_enter(ctx->id, ctx->args[0], ctx->args[1], ctx->args[2], 0, 0, 0);
+}
+
+/* syscalls:sys_exit_read: first bytes received on a TCP connection, UDP datagrams
+ * (Linux 6.18). */
+SEC("tp/syscalls/sys_exit_read")
+int handle_exit_read(struct trace_event_raw_sys_exit *ctx)
+{
+	return sendrecv_exit(ctx->id, ctx->ret);
+}
+
+/* syscalls:sys_enter_recvfrom: recv(2) and recvfrom(2) (Linux 6.18). */
+SEC("tp/syscalls/sys_enter_recvfrom")
+int handle_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
+{
+	return recv_enter(ctx->id, ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[4],
+			  ctx->args[5], 0);
+}
+
+/* syscalls:sys_exit_recvfrom: source from the filled sockaddr (Linux 6.18). */
+SEC("tp/syscalls/sys_exit_recvfrom")
+int handle_exit_recvfrom(struct trace_event_raw_sys_exit *ctx)
+{
+	return sendrecv_exit(ctx->id, ctx->ret);
+}
+
+/* syscalls:sys_enter_recvmsg (Linux 6.18). */
+SEC("tp/syscalls/sys_enter_recvmsg")
+int handle_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	return recv_enter(ctx->id, ctx->args[0], 0, 0, 0, 0, ctx->args[1]);
+}
+
+/* syscalls:sys_exit_recvmsg: source from msg_name (Linux 6.18). */
+SEC("tp/syscalls/sys_exit_recvmsg")
+int handle_exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	return sendrecv_exit(ctx->id, ctx->ret);
+}
