@@ -7,8 +7,8 @@
 mod loader;
 
 pub use loader::{
-    check_privileges, class, enable_stats, prepare_system, restore_stats, Config, Hook, LoadError,
-    Loaded, ProgStats,
+    check_path_prefixes, check_privileges, class, enable_stats, prepare_system, restore_stats,
+    Config, Hook, LoadError, Loaded, ProgStats, MAX_PATH_PREFIXES, PATH_PREFIX_LEN,
 };
 
 /// Absolute path of the record header, for build scripts and tests.

@@ -28,6 +28,9 @@ pub enum LoadError {
         /// The OS error.
         reason: String,
     },
+    /// The configuration cannot be expressed to the kernel programs.
+    #[error("invalid configuration: {0}")]
+    Config(String),
     /// libbpf refused something.
     #[error("{what}: {source}")]
     Libbpf {
@@ -75,6 +78,34 @@ pub struct Config {
     pub classes: u32,
     /// Ring buffer size in bytes (a power of two, at least one page).
     pub ringbuf_bytes: u32,
+    /// File-family records are emitted only for paths starting with one of these
+    /// (byte prefix of the resolved absolute path; a `*` component matches one path
+    /// component, e.g. `/home/*/.ssh`). Empty: every path. At most
+    /// [`MAX_PATH_PREFIXES`] entries of at most [`PATH_PREFIX_LEN`] bytes.
+    pub path_prefixes: Vec<String>,
+}
+
+/// Most path prefixes the kernel filter holds (`PREFIX_MAX` in `file.bpf.c`).
+pub const MAX_PATH_PREFIXES: usize = 32;
+/// Longest path prefix in bytes (`PREFIX_LEN` in `file.bpf.c`).
+pub const PATH_PREFIX_LEN: usize = 128;
+
+/// Checks path prefixes against the kernel filter's limits.
+pub fn check_path_prefixes(prefixes: &[String]) -> Result<(), LoadError> {
+    if prefixes.len() > MAX_PATH_PREFIXES {
+        return Err(LoadError::Config(format!(
+            "{} path prefixes given, at most {MAX_PATH_PREFIXES} are supported",
+            prefixes.len()
+        )));
+    }
+    for p in prefixes {
+        if p.is_empty() || p.len() > PATH_PREFIX_LEN {
+            return Err(LoadError::Config(format!(
+                "path prefix {p:?}: must be 1 to {PATH_PREFIX_LEN} bytes long"
+            )));
+        }
+    }
+    Ok(())
 }
 
 impl Default for Config {
@@ -86,6 +117,7 @@ impl Default for Config {
             snippet_len: 256,
             classes: class::ALL,
             ringbuf_bytes: 16 << 20,
+            path_prefixes: Vec::new(),
         }
     }
 }
@@ -188,6 +220,7 @@ pub fn check_privileges() -> Result<(), LoadError> {
 impl Loaded {
     /// Opens, configures, loads and attaches every program this kernel supports.
     pub fn load(cfg: &Config) -> Result<Self, LoadError> {
+        check_path_prefixes(&cfg.path_prefixes)?;
         check_privileges()?;
         if std::env::var_os("REWIND_BPF_DEBUG").is_some() {
             libbpf_rs::set_print(Some((libbpf_rs::PrintLevel::Debug, |_, msg| {
@@ -216,6 +249,7 @@ impl Loaded {
             ro.argv_limit = cfg.argv_limit.min(16384);
             ro.snippet_len = cfg.snippet_len;
             ro.class_mask = cfg.classes;
+            ro.path_prefix_cnt = cfg.path_prefixes.len() as u32;
         }
         // Programs on tracepoints this kernel lacks (e.g. no module support) are not
         // loaded at all, and reported as unavailable.
@@ -241,6 +275,16 @@ impl Loaded {
                 .into(),
             source: e,
         })?;
+        for (i, p) in cfg.path_prefixes.iter().enumerate() {
+            // struct path_prefix { __u32 len; char s[PATH_PREFIX_LEN]; }
+            let mut v = vec![0u8; 4 + PATH_PREFIX_LEN];
+            v[..4].copy_from_slice(&(p.len() as u32).to_ne_bytes());
+            v[4..4 + p.len()].copy_from_slice(p.as_bytes());
+            skel.maps
+                .path_prefixes
+                .update(&(i as u32).to_ne_bytes(), &v, MapFlags::ANY)
+                .map_err(lb(format!("setting path prefix {p:?}")))?;
+        }
         let mut loaded = Loaded {
             absent,
             skel,

@@ -60,6 +60,19 @@ pub struct RecordArgs {
         default_value = "process,file,net,priv,kernel"
     )]
     pub classes: Vec<String>,
+    /// Record file events only under this path prefix (repeatable; replaces the
+    /// defaults). Byte prefix of the absolute path; a `*` component matches one path
+    /// component, as in /home/*/.ssh. At most 32 prefixes of at most 128 bytes.
+    #[arg(long = "path-prefix", value_name = "P", conflicts_with = "all_paths")]
+    pub path_prefixes: Vec<String>,
+    /// Record file events on every path (no prefix filter). Without this or
+    /// --path-prefix, the defaults are: /etc, /root, /home/*/.ssh, /var/log, /tmp,
+    /// /dev/shm, /etc/systemd, /lib/systemd/system, /usr/lib/systemd/system,
+    /// /etc/cron.d, /var/spool/cron, /etc/crontab, /run/docker.sock,
+    /// /var/run/docker.sock, /run/containerd/containerd.sock, /run/crio/crio.sock,
+    /// /run/podman/podman.sock.
+    #[arg(long)]
+    pub all_paths: bool,
     /// Bytes of argv kept per exec (max 16384); longer argv is cut and flagged.
     #[arg(long, default_value_t = 4096, value_name = "BYTES")]
     pub argv_limit: u32,
@@ -89,6 +102,45 @@ pub struct RecordArgs {
     /// Record this command's process tree, then stop when it exits.
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
+}
+
+/// File paths recorded when neither `--path-prefix` nor `--all-paths` is given:
+/// configuration, credentials, logs, scratch space, persistence locations and
+/// container runtime sockets.
+pub const DEFAULT_PATH_PREFIXES: &[&str] = &[
+    "/etc",
+    "/root",
+    "/home/*/.ssh",
+    "/var/log",
+    "/tmp",
+    "/dev/shm",
+    "/etc/systemd",
+    "/lib/systemd/system",
+    "/usr/lib/systemd/system",
+    "/etc/cron.d",
+    "/var/spool/cron",
+    "/etc/crontab",
+    "/run/docker.sock",
+    "/var/run/docker.sock",
+    "/run/containerd/containerd.sock",
+    "/run/crio/crio.sock",
+    "/run/podman/podman.sock",
+];
+
+impl RecordArgs {
+    /// The effective path prefixes: empty means every path.
+    pub fn effective_path_prefixes(&self) -> Vec<String> {
+        if self.all_paths {
+            Vec::new()
+        } else if !self.path_prefixes.is_empty() {
+            self.path_prefixes.clone()
+        } else {
+            DEFAULT_PATH_PREFIXES
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        }
+    }
 }
 
 /// `recorder __gate`.
@@ -161,5 +213,39 @@ mod tests {
         assert_eq!(parse_duration("250ms"), Ok(250_000_000));
         assert!(parse_duration("-1s").is_err());
         assert!(parse_duration("1y").is_err());
+    }
+
+    fn record_args(extra: &[&str]) -> RecordArgs {
+        let mut argv = vec!["recorder", "record", "-o", "t.zst"];
+        argv.extend_from_slice(extra);
+        match Cli::try_parse_from(argv).map(|c| c.command) {
+            Ok(Command::Record(a)) => a,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn path_prefix_options() {
+        let d = record_args(&[]).effective_path_prefixes();
+        assert_eq!(d.len(), DEFAULT_PATH_PREFIXES.len());
+        assert!(d.iter().any(|p| p == "/home/*/.ssh"));
+        assert!(rewind_bpf::check_path_prefixes(&d).is_ok());
+        assert!(record_args(&["--all-paths"])
+            .effective_path_prefixes()
+            .is_empty());
+        assert_eq!(
+            record_args(&["--path-prefix", "/a", "--path-prefix", "/b"]).effective_path_prefixes(),
+            vec!["/a".to_string(), "/b".into()]
+        );
+        assert!(Cli::try_parse_from([
+            "recorder",
+            "record",
+            "-o",
+            "t",
+            "--all-paths",
+            "--path-prefix",
+            "/a"
+        ])
+        .is_err());
     }
 }

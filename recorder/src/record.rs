@@ -110,6 +110,8 @@ async fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
         }
     }
     rewind_bpf::check_privileges()?;
+    let path_prefixes = args.effective_path_prefixes();
+    rewind_bpf::check_path_prefixes(&path_prefixes)?;
     let notes = rewind_bpf::prepare_system()?;
     for n in &notes {
         eprintln!("recorder: {n}");
@@ -123,6 +125,7 @@ async fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
         snippet_len: args.snippet_len,
         classes: mask,
         ringbuf_bytes: u32::try_from(args.ringbuf_size).unwrap_or(u32::MAX / 2 + 1),
+        path_prefixes: path_prefixes.clone(),
     };
     let stats_was = if args.stats {
         Some(rewind_bpf::enable_stats().context("enabling kernel.bpf_stats_enabled")?)
@@ -156,6 +159,7 @@ async fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
     };
     let mut filters: Vec<String> = args.pids.iter().map(|p| format!("pid={p}")).collect();
     filters.push(format!("classes={}", args.classes.join(",")));
+    filters.extend(path_prefixes.iter().map(|p| format!("path-prefix={p}")));
     let meta = SegmentMeta {
         trace_id: procfs::trace_id(),
         recorder_version: concat!("rewind-recorder ", env!("CARGO_PKG_VERSION")).into(),

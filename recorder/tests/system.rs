@@ -74,5 +74,7 @@ fn activity_of_processes_started_before_recording() {
         .filter(|e| e.pid == recorder_pid && !matches!(e.kind, EventKind::ProcessSnapshot(_)))
         .collect();
     assert!(mine.is_empty(), "{mine:?}");
-    assert!(!events.iter().any(|e| matches!(&e.kind, EventKind::ProcessSnapshot(p) if p.pid == recorder_pid)));
+    assert!(!events
+        .iter()
+        .any(|e| matches!(&e.kind, EventKind::ProcessSnapshot(p) if p.pid == recorder_pid)));
 }
