@@ -444,7 +444,7 @@ fn poll_loss(
 fn print_stats(loaded: &Loaded) {
     let mut stats = loaded.prog_stats();
     stats.retain(|p| p.run_cnt > 0);
-    stats.sort_by(|a, b| b.run_time_ns.cmp(&a.run_time_ns));
+    stats.sort_by_key(|p| std::cmp::Reverse(p.run_time_ns));
     let (cnt, ns) = stats
         .iter()
         .fold((0u64, 0u64), |(c, t), p| (c + p.run_cnt, t + p.run_time_ns));

@@ -85,7 +85,7 @@ fn full_disk_stops_cleanly_with_segments_intact() {
     let mnt = dir.path().join("small");
     std::fs::create_dir(&mnt).expect("mkdir");
     let ok = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=24k", "tmpfs"])
+        .args(["-t", "tmpfs", "-o", "size=96k", "tmpfs"])
         .arg(&mnt)
         .status()
         .expect("mount");
@@ -99,7 +99,7 @@ fn full_disk_stops_cleanly_with_segments_intact() {
     let _guard = Unmount(mnt.clone());
     let trace = mnt.join("t.zst");
     let out = recorder()
-        .args(["record", "-q", "--zstd-level", "1", "-o"])
+        .args(["record", "-q", "--zstd-level", "1", "--classes", "process", "-o"])
         .arg(&trace)
         .args(["--", "/bin/sh", "-c", "i=0; while [ $i -lt 4000 ]; do /bin/true $i-padding-to-make-records-bigger-and-less-compressible; i=$((i+1)); done"])
         .output()
