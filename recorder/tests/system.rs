@@ -11,31 +11,60 @@ fn activity_of_processes_started_before_recording() {
     if !root_or_skip("activity_of_processes_started_before_recording") {
         return;
     }
-    // A shell that exists before the recorder, and acts once it runs.
+    // A shell that exists before the recorder, and acts once the recorder runs.
     let marker = format!("rewind-marker-{}", std::process::id());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let go = dir.path().join("go");
     let mut pre = Command::new("/bin/sh")
         .arg("-c")
-        .arg(format!("sleep 1.5; /bin/echo {marker} >/dev/null"))
+        .arg(format!(
+            "while [ ! -e {} ]; do sleep 0.05; done; /bin/echo {marker} >/dev/null",
+            go.display()
+        ))
         .spawn()
         .expect("spawn");
     let pre_pid = pre.id();
-    let dir = tempfile::tempdir().expect("tempdir");
     let trace = dir.path().join("sys.zst");
     let child = Command::new(env!("CARGO_BIN_EXE_recorder"))
-        .args(["record", "-q", "--duration", "3s", "-o"])
+        .args(["record", "-q", "-o"])
         .arg(&trace)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("recorder");
     let recorder_pid = child.id();
-    let out = child.wait_with_output().expect("recorder");
+    // The trace file appears once the programs are attached and the snapshot is written.
+    let started = std::time::Instant::now();
+    while std::fs::metadata(&trace).map(|m| m.len()).unwrap_or(0) == 0 {
+        assert!(
+            started.elapsed().as_secs() < 120,
+            "the recorder did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::fs::write(&go, b"").expect("go");
     let _ = pre.wait();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // SIGINT: a graceful stop that flushes and seals the trace.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(recorder_pid as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .expect("SIGINT");
+    let out = child.wait_with_output().expect("recorder");
     assert_eq!(
         out.status.code(),
         Some(0),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("stopped by SIGINT"));
+    let set = rewind_schema::trace::TraceSet::open(&[&trace]).expect("open");
+    let mut m = set.records();
+    m.by_ref().for_each(drop);
+    assert!(
+        rewind_schema::trace::verify_chain(&set, m.reports()).is_empty(),
+        "sealed: footer and hash present"
     );
     let events = read(&trace).expect("read");
     let snap = events.iter().find_map(|e| match &e.kind {
