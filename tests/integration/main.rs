@@ -3,5 +3,6 @@
 mod chain;
 mod damage;
 mod fixtures;
+mod recorded;
 mod roundtrip;
 mod util;
