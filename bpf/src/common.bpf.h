@@ -20,6 +20,9 @@ const volatile __u8 follow_mode = 0;      /* record only the `followed` process 
 const volatile __u32 argv_limit = 4096;   /* bytes of argv kept per exec */
 const volatile __u32 snippet_len = 256;
 const volatile __u32 class_mask = 0xffffffff;
+/* The recorder drains on a timer: no wakeup per record (BPF_RB_NO_WAKEUP), which saves a
+ * wakeup per event at high rates. */
+const volatile __u8 timer_drain = 0;
 
 #define CLASS_PROCESS (1u << 0)
 #define CLASS_FILE    (1u << 1)
@@ -122,7 +125,7 @@ static __always_inline int emit(void *rec, __u32 size)
 
 	if (size > SCRATCH_SIZE)
 		size = SCRATCH_SIZE;
-	err = bpf_ringbuf_output(&events, rec, size, 0);
+	err = bpf_ringbuf_output(&events, rec, size, timer_drain ? BPF_RB_NO_WAKEUP : 0);
 	if (err)
 		count_loss();
 	return err;

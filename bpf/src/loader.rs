@@ -78,6 +78,8 @@ pub struct Config {
     pub classes: u32,
     /// Ring buffer size in bytes (a power of two, at least one page).
     pub ringbuf_bytes: u32,
+    /// The consumer drains on a timer, so records do not wake it up.
+    pub timer_drain: bool,
     /// File-family records are emitted only for paths starting with one of these
     /// (byte prefix of the resolved absolute path; a `*` component matches one path
     /// component, e.g. `/home/*/.ssh`). Empty: every path. At most
@@ -117,6 +119,7 @@ impl Default for Config {
             snippet_len: 256,
             classes: class::ALL,
             ringbuf_bytes: 16 << 20,
+            timer_drain: false,
             path_prefixes: Vec::new(),
         }
     }
@@ -269,6 +272,7 @@ impl Loaded {
             ro.argv_limit = cfg.argv_limit.min(16384);
             ro.snippet_len = cfg.snippet_len;
             ro.class_mask = cfg.classes;
+            ro.timer_drain = cfg.timer_drain as u8;
             ro.path_prefix_cnt = cfg.path_prefixes.len() as u32;
         }
         // Programs on tracepoints this kernel lacks (e.g. no module support) are not

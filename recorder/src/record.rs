@@ -125,6 +125,7 @@ async fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
         snippet_len: args.snippet_len,
         classes: mask,
         ringbuf_bytes: u32::try_from(args.ringbuf_size).unwrap_or(u32::MAX / 2 + 1),
+        timer_drain: args.drain_interval > 0,
         path_prefixes: path_prefixes.clone(),
     };
     let stats_was = if args.stats {
