@@ -119,7 +119,7 @@ struct rw_sock {
 /* ---- process family ---------------------------------------------------- */
 struct rw_exec {
 	struct rw_hdr hdr;
-	__u64 proc_start;  /* task->group_leader->start_time */
+	__u64 proc_start;  /* task->group_leader->start_boottime */
 	__u64 cgroup_id;
 	__u64 exe_ino;
 	__u64 cap_eff;

@@ -80,12 +80,88 @@ static __always_inline void *get_scratch(void)
 	return bpf_map_lookup_elem(&scratch_map, &zero);
 }
 
-static __always_inline bool traced_tgid(__u32 tgid)
+/* Older kernels name kernfs_node's parent `parent`, 6.15+ `__parent`. */
+struct kernfs_node___old {
+	struct kernfs_node *parent;
+};
+
+static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
+{
+	if (bpf_core_field_exists(kn->__parent))
+		return BPF_CORE_READ(kn, __parent);
+	return BPF_CORE_READ((struct kernfs_node___old *)kn, parent);
+}
+
+/* --comm and --cgroup/--container: record only tasks with one of these names, or in one of
+ * these cgroups or below them. */
+const volatile __u8 comm_filter = 0;
+const volatile __u8 cgroup_filter = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, char[16]);
+	__type(value, __u8);
+} comm_allow SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u64);
+	__type(value, __u8);
+} cgroup_allow SEC(".maps");
+
+#define CGROUP_FILTER_DEPTH 16
+
+/* The current task passes the comm and cgroup filters. */
+static __always_inline bool filters_pass(void)
+{
+	if (comm_filter) {
+		char comm[16] = {};
+
+		bpf_get_current_comm(comm, sizeof(comm));
+		if (!bpf_map_lookup_elem(&comm_allow, comm))
+			return false;
+	}
+	if (cgroup_filter) {
+		struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+		struct kernfs_node *kn = BPF_CORE_READ(t, cgroups, dfl_cgrp, kn);
+		bool hit = false;
+		int i;
+
+		/* a cgroup's id is its kernfs node id: walk up to the root */
+		for (i = 0; i < CGROUP_FILTER_DEPTH && kn; i++) {
+			__u64 id = BPF_CORE_READ(kn, id);
+
+			if (bpf_map_lookup_elem(&cgroup_allow, &id)) {
+				hit = true;
+				break;
+			}
+			kn = kn_parent(kn);
+		}
+		if (!hit)
+			return false;
+	}
+	return true;
+}
+
+/* In scope before the comm/cgroup filters: not the recorder, and followed in command or
+ * --pid mode. Fork and exit keep the follow map up to date on this alone. */
+static __always_inline bool in_scope(__u32 tgid)
 {
 	if (tgid == recorder_tgid)
 		return false;
-	if (follow_mode)
-		return bpf_map_lookup_elem(&followed, &tgid) != NULL;
+	return !follow_mode || bpf_map_lookup_elem(&followed, &tgid) != NULL;
+}
+
+static __always_inline bool traced_tgid(__u32 tgid)
+{
+	if (!in_scope(tgid))
+		return false;
+	/* The filters look at the current task: apply them when it is the one asked about
+	 * (not for a socket's owner seen from softirq context). */
+	if ((comm_filter || cgroup_filter) && tgid == (__u32)(bpf_get_current_pid_tgid() >> 32))
+		return filters_pass();
 	return true;
 }
 

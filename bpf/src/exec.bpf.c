@@ -4,18 +4,6 @@
  * Included by rewind.bpf.c; checked against Linux 6.18.
  */
 
-/* Older kernels name kernfs_node's parent `parent`, 6.15+ `__parent`. */
-struct kernfs_node___old {
-	struct kernfs_node *parent;
-};
-
-static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
-{
-	if (bpf_core_field_exists(kn->__parent))
-		return BPF_CORE_READ(kn, __parent);
-	return BPF_CORE_READ((struct kernfs_node___old *)kn, parent);
-}
-
 #define CGROUP_DEPTH 12
 #define CGROUP_LIMIT 1024
 
@@ -250,10 +238,12 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 
 	if (ctgid == ptgid)
 		return 0;
-	if (!traced_tgid(ptgid))
+	if (!in_scope(ptgid))
 		return 0;
 	if (follow_mode)
 		bpf_map_update_elem(&followed, &ctgid, &one, BPF_ANY);
+	if (!traced_tgid(ptgid))
+		return 0;
 	flags = bpf_map_lookup_elem(&clone_flags, &tid);
 	if (flags) {
 		f.clone_flags = *flags;
@@ -294,10 +284,12 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0;
-	if (!traced_tgid(tgid))
+	if (!in_scope(tgid))
 		return 0;
 	if (follow_mode)
 		bpf_map_delete_elem(&followed, &tgid);
+	if (!traced_tgid(tgid))
+		return 0;
 	if (!(class_mask & CLASS_PROCESS))
 		return 0;
 	x.proc_start = BPF_CORE_READ(task, group_leader, start_boottime);

@@ -85,6 +85,10 @@ pub struct Config {
     /// component, e.g. `/home/*/.ssh`). Empty: every path. At most
     /// [`MAX_PATH_PREFIXES`] entries of at most [`PATH_PREFIX_LEN`] bytes.
     pub path_prefixes: Vec<String>,
+    /// Record only tasks with one of these names (empty = any).
+    pub comms: Vec<String>,
+    /// Record only tasks in one of these cgroups (v2 ids) or below them (empty = any).
+    pub cgroup_ids: Vec<u64>,
 }
 
 /// Most path prefixes the kernel filter holds (`PREFIX_MAX` in `file.bpf.c`).
@@ -121,6 +125,8 @@ impl Default for Config {
             ringbuf_bytes: 16 << 20,
             timer_drain: false,
             path_prefixes: Vec::new(),
+            comms: Vec::new(),
+            cgroup_ids: Vec::new(),
         }
     }
 }
@@ -274,6 +280,8 @@ impl Loaded {
             ro.class_mask = cfg.classes;
             ro.timer_drain = cfg.timer_drain as u8;
             ro.path_prefix_cnt = cfg.path_prefixes.len() as u32;
+            ro.comm_filter = !cfg.comms.is_empty() as u8;
+            ro.cgroup_filter = !cfg.cgroup_ids.is_empty() as u8;
         }
         // Programs on tracepoints this kernel lacks (e.g. no module support) are not
         // loaded at all, and reported as unavailable.
@@ -308,6 +316,21 @@ impl Loaded {
                 .path_prefixes
                 .update(&(i as u32).to_ne_bytes(), &v, MapFlags::ANY)
                 .map_err(lb(format!("setting path prefix {p:?}")))?;
+        }
+        for c in &cfg.comms {
+            let mut key = [0u8; 16];
+            let n = c.len().min(15);
+            key[..n].copy_from_slice(&c.as_bytes()[..n]);
+            skel.maps
+                .comm_allow
+                .update(&key, &[1u8], MapFlags::ANY)
+                .map_err(lb(format!("setting comm filter {c:?}")))?;
+        }
+        for id in &cfg.cgroup_ids {
+            skel.maps
+                .cgroup_allow
+                .update(&id.to_ne_bytes(), &[1u8], MapFlags::ANY)
+                .map_err(lb(format!("setting cgroup filter {id}")))?;
         }
         let mut loaded = Loaded {
             absent,

@@ -52,6 +52,17 @@ pub struct RecordArgs {
     /// Record only these processes and their descendants (repeatable).
     #[arg(long = "pid", value_name = "PID")]
     pub pids: Vec<u32>,
+    /// Record only tasks with this name (comm, as `ps -o comm` shows it; repeatable).
+    #[arg(long = "comm", value_name = "NAME")]
+    pub comms: Vec<String>,
+    /// Record only tasks in this cgroup (v2) or below it: a path under the cgroup2 mount,
+    /// or an absolute path into it (repeatable).
+    #[arg(long = "cgroup", value_name = "PATH")]
+    pub cgroups: Vec<String>,
+    /// Record only tasks of this container: an id or id prefix (at least 12 hex digits) as
+    /// found in its cgroup name (docker, containerd, cri-o, podman; repeatable).
+    #[arg(long = "container", value_name = "ID")]
+    pub containers: Vec<String>,
     /// Event classes to record (comma-separated): process, file, net, priv, kernel.
     #[arg(
         long,

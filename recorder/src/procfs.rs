@@ -216,3 +216,73 @@ pub fn descendants(roots: &[u32], all: &[ProcessSnapshot]) -> Vec<u32> {
     }
     out
 }
+
+/// The cgroup id (inode of its cgroup2 directory) of `path`: absolute, or relative to the
+/// cgroup2 mount.
+pub fn cgroup_id(path: &str) -> anyhow::Result<u64> {
+    use anyhow::Context;
+    let root = cgroup2_root();
+    let p = std::path::Path::new(path);
+    let full = if p.is_absolute() && p.starts_with(&root) {
+        p.to_path_buf()
+    } else {
+        root.join(path.trim_start_matches('/'))
+    };
+    let md = std::fs::metadata(&full).with_context(|| {
+        format!(
+            "cgroup {path}: {} is not a cgroup directory",
+            full.display()
+        )
+    })?;
+    if !md.is_dir() {
+        anyhow::bail!("cgroup {path}: {} is not a directory", full.display());
+    }
+    Ok(std::os::unix::fs::MetadataExt::ino(&md))
+}
+
+/// Cgroup ids of every cgroup whose name holds a container id starting with `prefix`.
+pub fn container_cgroups(prefix: &str) -> anyhow::Result<Vec<(u64, String)>> {
+    if prefix.len() < 12 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+        anyhow::bail!("container {prefix:?}: give at least 12 hex digits of the container id");
+    }
+    let prefix = prefix.to_ascii_lowercase();
+    let root = cgroup2_root();
+    let mut out = Vec::new();
+    let mut stack = vec![(root.clone(), 0usize)];
+    while let Some((dir, depth)) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let Ok(ft) = e.file_type() else { continue };
+            if !ft.is_dir() {
+                continue;
+            }
+            let path = e.path();
+            let rel = format!(
+                "/{}",
+                path.strip_prefix(&root)
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            );
+            if let Some(c) = rewind_schema::container::from_cgroup(&rel) {
+                if c.id.starts_with(&prefix) {
+                    if let Ok(md) = e.metadata() {
+                        out.push((std::os::unix::fs::MetadataExt::ino(&md), rel.clone()));
+                    }
+                    continue;
+                }
+            }
+            if depth < 8 {
+                stack.push((path, depth + 1));
+            }
+        }
+    }
+    if out.is_empty() {
+        anyhow::bail!(
+            "container {prefix}: no cgroup under {} holds that container id",
+            root.display()
+        );
+    }
+    Ok(out)
+}

@@ -116,6 +116,22 @@ async fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
     for n in &notes {
         eprintln!("recorder: {n}");
     }
+    if args.comms.len() > 64 {
+        bail!("at most 64 --comm names");
+    }
+    let mut cgroup_ids = Vec::new();
+    for c in &args.cgroups {
+        cgroup_ids.push(procfs::cgroup_id(c)?);
+    }
+    for c in &args.containers {
+        for (id, path) in procfs::container_cgroups(c)? {
+            eprintln!("recorder: container {c}: cgroup {path}");
+            cgroup_ids.push(id);
+        }
+    }
+    if cgroup_ids.len() > 64 {
+        bail!("at most 64 cgroups to filter on");
+    }
     let me = std::process::id();
     let command_mode = !args.command.is_empty();
     let cfg = Config {
@@ -126,6 +142,8 @@ async fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
         classes: mask,
         ringbuf_bytes: u32::try_from(args.ringbuf_size).unwrap_or(u32::MAX / 2 + 1),
         timer_drain: args.drain_interval > 0,
+        comms: args.comms.clone(),
+        cgroup_ids: cgroup_ids.clone(),
         path_prefixes: path_prefixes.clone(),
     };
     let stats_was = if args.stats {
@@ -160,6 +178,9 @@ async fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
     };
     let mut filters: Vec<String> = args.pids.iter().map(|p| format!("pid={p}")).collect();
     filters.push(format!("classes={}", args.classes.join(",")));
+    filters.extend(args.comms.iter().map(|c| format!("comm={c}")));
+    filters.extend(args.cgroups.iter().map(|c| format!("cgroup={c}")));
+    filters.extend(args.containers.iter().map(|c| format!("container={c}")));
     filters.extend(path_prefixes.iter().map(|p| format!("path-prefix={p}")));
     let meta = SegmentMeta {
         trace_id: procfs::trace_id(),
