@@ -20,7 +20,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Record the whole system until SIGINT/SIGTERM, or one command's process tree.
-    Record(RecordArgs),
+    Record(Box<RecordArgs>),
     /// Internal: waits until the recorder follows this process, then execs the command.
     #[command(name = "__gate", hide = true)]
     Gate(GateArgs),

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Record(args) => rewind_recorder::record::run(args),
+        Command::Record(args) => rewind_recorder::record::run(*args),
         Command::Gate(args) => rewind_recorder::gate::run(args),
     }
 }
