@@ -230,7 +230,7 @@ mod tests {
         let mut argv = vec!["recorder", "record", "-o", "t.zst"];
         argv.extend_from_slice(extra);
         match Cli::try_parse_from(argv).map(|c| c.command) {
-            Ok(Command::Record(a)) => a,
+            Ok(Command::Record(a)) => *a,
             other => panic!("{other:?}"),
         }
     }
