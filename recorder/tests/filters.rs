@@ -101,3 +101,57 @@ fn cgroup_filter_records_only_tasks_in_it() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("no-such-cgroup-here"));
 }
+
+#[test]
+fn container_filter_finds_the_container_cgroup() {
+    if !root_or_skip("container_filter_finds_the_container_cgroup") {
+        return;
+    }
+    let root = rewind_recorder::procfs::cgroup2_root();
+    let id = format!("{:064x}", 0x5e5e_0000_u64 + std::process::id() as u64);
+    let cg = root.join(format!("docker-{id}.scope"));
+    std::fs::create_dir(&cg).expect("create a container-like cgroup");
+    struct Rm(std::path::PathBuf);
+    impl Drop for Rm {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir(&self.0);
+        }
+    }
+    let _rm = Rm(cg.clone());
+    let script = format!("sh -c 'echo $$ > {}/cgroup.procs; exec /bin/echo inside >/dev/null'; /bin/echo outside >/dev/null", cg.display());
+    let r = record(
+        &["--container", &id[..16], "--classes", "process"],
+        &["/bin/sh", "-c", &script],
+        None,
+    );
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    assert!(
+        r.stderr().contains(&format!("docker-{id}.scope")),
+        "{}",
+        r.stderr()
+    );
+    let echoes: Vec<String> = r
+        .execs("/echo")
+        .iter()
+        .map(|(_, x)| x.argv.joined())
+        .collect();
+    assert_eq!(echoes, vec!["/bin/echo inside".to_string()], "{}", r.dump());
+    let c = rewind_schema::container::from_cgroup(&r.execs("/echo")[0].1.cgroup.display())
+        .expect("container");
+    assert_eq!((c.runtime.as_str(), c.id.as_str()), ("docker", id.as_str()));
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_recorder"))
+        .args([
+            "record",
+            "-q",
+            "--container",
+            "abc",
+            "-o",
+            "/tmp/never.zst",
+            "--",
+            "true",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("12 hex digits"));
+}
