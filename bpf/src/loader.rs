@@ -159,6 +159,8 @@ pub struct ProgStats {
 pub struct Loaded {
     /// Programs not loaded because their tracepoint does not exist here.
     absent: Vec<String>,
+    /// (program, its section, the loaded program that serves its tracepoint instead).
+    shared: Vec<(String, String, String)>,
     skel: RewindSkel<'static>,
     links: Vec<Link>,
     hooks: Vec<Hook>,
@@ -191,6 +193,39 @@ impl std::fmt::Debug for Loaded {
             .finish_non_exhaustive()
     }
 }
+
+/// Groups of sys_exit handlers with identical code (they only pass `ctx->ret` on): the
+/// verifier would spend up to a second on each copy, so one is loaded and attached to all
+/// the group's tracepoints (sys_exit contexts share one layout).
+const SHARED_EXITS: &[&[&str]] = &[
+    &[
+        "handle_exit_open",
+        "handle_exit_openat",
+        "handle_exit_openat2",
+    ],
+    &[
+        "handle_exit_unlink",
+        "handle_exit_unlinkat",
+        "handle_exit_rmdir",
+    ],
+    &[
+        "handle_exit_rename",
+        "handle_exit_renameat",
+        "handle_exit_renameat2",
+    ],
+    &[
+        "handle_exit_chmod",
+        "handle_exit_fchmod",
+        "handle_exit_fchmodat",
+        "handle_exit_fchmodat2",
+    ],
+    &[
+        "handle_exit_chown",
+        "handle_exit_lchown",
+        "handle_exit_fchown",
+        "handle_exit_fchownat",
+    ],
+];
 
 /// Mounts tracefs and bpffs when they are missing (the recorder needs tracefs to attach
 /// tracepoints) and raises RLIMIT_MEMLOCK for kernels that still charge it.
@@ -296,6 +331,30 @@ impl Loaded {
                 absent.push(p.name().to_string_lossy().into_owned());
             }
         }
+        // Identical sys_exit handlers share one loaded program (the first present of each
+        // group), attached to every group member's tracepoint.
+        let mut shared: Vec<(String, String, String)> = Vec::new();
+        for group in SHARED_EXITS {
+            let present: Vec<&str> = group
+                .iter()
+                .copied()
+                .filter(|n| !absent.iter().any(|a| a == n))
+                .collect();
+            let Some((rep, rest)) = present.split_first() else {
+                continue;
+            };
+            for mut p in open.open_object_mut().progs_mut() {
+                let name = p.name().to_string_lossy().into_owned();
+                if rest.contains(&name.as_str()) {
+                    p.set_autoload(false);
+                    shared.push((
+                        name,
+                        p.section().to_string_lossy().into_owned(),
+                        rep.to_string(),
+                    ));
+                }
+            }
+        }
         let rb = cfg.ringbuf_bytes.max(4096).next_power_of_two();
         open.maps
             .events
@@ -334,6 +393,7 @@ impl Loaded {
         }
         let mut loaded = Loaded {
             absent,
+            shared,
             skel,
             links: Vec::new(),
             hooks: Vec::new(),
@@ -351,6 +411,9 @@ impl Loaded {
             let name = prog.name().to_string_lossy().into_owned();
             let capture = name.strip_prefix("handle_").unwrap_or(&name).to_string();
             let hook = prog.section().to_string_lossy().into_owned();
+            if self.shared.iter().any(|(n, _, _)| *n == name) {
+                continue;
+            }
             if self.absent.contains(&name) {
                 let note =
                     "this kernel has no such tracepoint (a feature compiled out, e.g. modules)"
@@ -396,6 +459,38 @@ impl Loaded {
                         note,
                     })
                 }
+            }
+        }
+        for (name, section, rep) in &self.shared {
+            let capture = name.strip_prefix("handle_").unwrap_or(name).to_string();
+            let tp = section.rsplit('/').next().unwrap_or_default().to_string();
+            let prog = self
+                .skel
+                .object()
+                .progs_mut()
+                .find(|p| p.name().to_string_lossy() == *rep);
+            let res = match prog {
+                Some(p) => p
+                    .attach_tracepoint(libbpf_rs::TracepointCategory::Syscalls, &tp)
+                    .map_err(|e| e.to_string()),
+                None => Err(format!("{rep} is not loaded")),
+            };
+            match res {
+                Ok(link) => {
+                    links.push(link);
+                    hooks.push(Hook {
+                        capture,
+                        hook: section.clone(),
+                        attached: true,
+                        note: format!("shares {rep}"),
+                    });
+                }
+                Err(note) => hooks.push(Hook {
+                    capture,
+                    hook: section.clone(),
+                    attached: false,
+                    note,
+                }),
             }
         }
         hooks.sort_by(|a, b| a.capture.cmp(&b.capture));
