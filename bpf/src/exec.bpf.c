@@ -281,14 +281,17 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 {
 	__u32 tgid = BPF_CORE_READ(task, tgid);
 	struct rw_exit x = {};
+	bool keep;
 
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0;
 	if (!in_scope(tgid))
 		return 0;
+	/* decide before forgetting the tgid: traced_tgid() looks it up in the follow map */
+	keep = traced_tgid(tgid);
 	if (follow_mode)
 		bpf_map_delete_elem(&followed, &tgid);
-	if (!traced_tgid(tgid))
+	if (!keep)
 		return 0;
 	if (!(class_mask & CLASS_PROCESS))
 		return 0;
