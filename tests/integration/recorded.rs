@@ -30,6 +30,15 @@ fn fixture(name: &str) -> Vec<Event> {
         !events.iter().any(|e| matches!(e.kind, EventKind::Loss(_))),
         "{name}: nothing lost"
     );
+    // Every process that ran also ended: the scenarios clean up before they exit.
+    for e in &events {
+        if matches!(e.kind, EventKind::Exec(_)) {
+            let exited = events
+                .iter()
+                .any(|x| x.pid == e.pid && x.ts > e.ts && matches!(x.kind, EventKind::Exit(_)));
+            assert!(exited, "{name}: pid {} exec'd and never exited", e.pid);
+        }
+    }
     events
 }
 
