@@ -227,6 +227,23 @@ const SHARED_EXITS: &[&[&str]] = &[
     ],
 ];
 
+/// 64 random bits from the kernel, for the socket cookie key.
+fn random_u64() -> u64 {
+    use std::io::Read;
+    let mut b = [0u8; 8];
+    let ok = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut b))
+        .is_ok();
+    if !ok {
+        // Still hides the address bits well enough to be useless, if not secret.
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        return t.as_nanos() as u64 ^ 0x5bd1_e995_7f4a_7c15;
+    }
+    u64::from_ne_bytes(b)
+}
+
 /// Mounts tracefs and bpffs when they are missing (the recorder needs tracefs to attach
 /// tracepoints) and raises RLIMIT_MEMLOCK for kernels that still charge it.
 pub fn prepare_system() -> Result<Vec<String>, LoadError> {
@@ -314,6 +331,7 @@ impl Loaded {
             ro.snippet_len = cfg.snippet_len;
             ro.class_mask = cfg.classes;
             ro.timer_drain = cfg.timer_drain as u8;
+            ro.cookie_key = random_u64();
             ro.path_prefix_cnt = cfg.path_prefixes.len() as u32;
             ro.comm_filter = !cfg.comms.is_empty() as u8;
             ro.cgroup_filter = !cfg.cgroup_ids.is_empty() as u8;

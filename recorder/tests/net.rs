@@ -212,6 +212,19 @@ fn tcp_exchange(v6: bool) {
     check(out, &req(), 1000);
     assert!(out.data.0.starts_with(b"GET /x HTTP/1.1\r\n"));
     assert_eq!(out.sock.cookie, c.sock.cookie);
+    // Cookies are scrambled: no kernel address (0xffff... on x86_64) lands in a trace.
+    assert_ne!(
+        c.sock.cookie >> 48,
+        0xffff,
+        "cookie {:#x} looks like a kernel pointer",
+        c.sock.cookie
+    );
+    assert_ne!(
+        a.sock.cookie >> 48,
+        0xffff,
+        "cookie {:#x} looks like a kernel pointer",
+        a.sock.cookie
+    );
     let back = snip(client, true);
     assert!(back.data.0.starts_with(b"HTTP/1.1 200 OK\r\n"));
     assert_eq!(&back.data.0[..], &resp()[..256]);
