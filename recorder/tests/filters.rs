@@ -4,6 +4,15 @@ mod common;
 use common::*;
 use rewind_schema::EventKind;
 
+/// Removes a cgroup directory made by a test, even when the test fails.
+struct Rm(std::path::PathBuf);
+
+impl Drop for Rm {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
 #[test]
 fn comm_filter_records_only_named_tasks() {
     if !root_or_skip("comm_filter_records_only_named_tasks") {
@@ -40,12 +49,6 @@ fn cgroup_filter_records_only_tasks_in_it() {
     let name = format!("rewind-filter-test-{}", std::process::id());
     let cg = root.join(&name);
     std::fs::create_dir(&cg).expect("create a cgroup");
-    struct Rm(std::path::PathBuf);
-    impl Drop for Rm {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir(&self.0);
-        }
-    }
     let _rm = Rm(cg.clone());
     let script = format!(
         "cat /etc/hostname >/dev/null; sh -c 'echo $$ > {}/cgroup.procs; cat /etc/passwd >/dev/null'",
@@ -111,12 +114,6 @@ fn container_filter_finds_the_container_cgroup() {
     let id = format!("{:064x}", 0x5e5e_0000_u64 + std::process::id() as u64);
     let cg = root.join(format!("docker-{id}.scope"));
     std::fs::create_dir(&cg).expect("create a container-like cgroup");
-    struct Rm(std::path::PathBuf);
-    impl Drop for Rm {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir(&self.0);
-        }
-    }
     let _rm = Rm(cg.clone());
     let script = format!("sh -c 'echo $$ > {}/cgroup.procs; exec /bin/echo inside >/dev/null'; /bin/echo outside >/dev/null", cg.display());
     let r = record(
