@@ -207,6 +207,22 @@ static __always_inline int emit(void *rec, __u32 size)
 	return err;
 }
 
+/* The struct file behind a descriptor of the current task, or NULL. */
+static __always_inline struct file *fd_file(int fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds;
+	struct file *f = NULL;
+
+	if (fd < 0 || !fdt || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]))
+		return NULL;
+	return f;
+}
+
 /* ---- paths -------------------------------------------------------------- */
 #define PATH_LIMIT 4096
 #define PATH_DEPTH 40

@@ -286,20 +286,6 @@ static __always_inline __u32 vlen(__u32 len)
  * base (copy_path's bound, 2 * PATH_LIMIT) and an appended user string. */
 #define PATHS_MAX_POS (SCRATCH_SIZE - 4 * PATH_LIMIT)
 
-static __always_inline struct file *fd_file(int fd)
-{
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds = BPF_CORE_READ(fdt, fd);
-	unsigned int max = BPF_CORE_READ(fdt, max_fds);
-	struct file *f = NULL;
-
-	if (fd < 0 || (unsigned int)fd >= max)
-		return NULL;
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
-	return f;
-}
-
 /* Resolves p into scratch[pos...]; returns the length. */
 static __always_inline __u32 put_resolved(char *buf, __u32 pos, char *pb, struct path *p,
 					  bool *cut)

@@ -65,21 +65,6 @@ static __always_inline void k_done(void)
 	bpf_map_delete_elem(&k_sysargs, &tid);
 }
 
-/* The struct file behind an fd of the current task, or NULL. */
-static __always_inline struct file *k_file_of(int fd)
-{
-	struct files_struct *files = BPF_CORE_READ(k_current(), files);
-	struct fdtable *fdt = BPF_CORE_READ(files, fdt);
-	unsigned int max = BPF_CORE_READ(fdt, max_fds);
-	struct file **fds = BPF_CORE_READ(fdt, fd);
-	struct file *f = NULL;
-
-	if (fd < 0 || (unsigned int)fd >= max)
-		return NULL;
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
-	return f;
-}
-
 /* Appends a user string at buf[pos] (at most `max` bytes); returns its length. */
 static __always_inline __u32 k_user_str(char *buf, __u32 pos, const void *src, __u32 max)
 {
@@ -272,7 +257,7 @@ static __always_inline int module_exit(struct trace_event_raw_sys_exit *ctx, boo
 	m->ret = ctx->ret;
 	m->syscall = ctx->id;
 	if (from_fd)
-		n = k_file_path(buf, pos, k_file_of((int)a->a[0]));
+		n = k_file_path(buf, pos, fd_file((int)a->a[0]));
 	m->name_len = n;
 	pos += n;
 	k_done();
@@ -456,7 +441,7 @@ int handle_mmap(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	}
 	m = (struct rw_mmap_exec *)buf;
-	f = k_file_of((int)a->a[4]);
+	f = fd_file((int)a->a[4]);
 	m->prot = a->a[2];
 	m->flags = a->a[3];
 	k_done();

@@ -194,7 +194,7 @@ impl std::fmt::Debug for Loaded {
     }
 }
 
-/// Groups of sys_exit handlers with identical code (they only pass `ctx->ret` on): the
+/// Groups of sys_exit handlers with identical code (they only pass `ctx->id`/`ctx->ret` on): the
 /// verifier would spend up to a second on each copy, so one is loaded and attached to all
 /// the group's tracepoints (sys_exit contexts share one layout).
 const SHARED_EXITS: &[&[&str]] = &[
@@ -224,6 +224,15 @@ const SHARED_EXITS: &[&[&str]] = &[
         "handle_exit_lchown",
         "handle_exit_fchown",
         "handle_exit_fchownat",
+    ],
+    &["handle_exit_accept", "handle_exit_accept4"],
+    &[
+        "handle_exit_write",
+        "handle_exit_sendto",
+        "handle_exit_sendmsg",
+        "handle_exit_read",
+        "handle_exit_recvfrom",
+        "handle_exit_recvmsg",
     ],
 ];
 

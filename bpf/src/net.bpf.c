@@ -112,19 +112,9 @@ static __always_inline __u32 net_tid(void)
  * not a socket. */
 static __always_inline struct socket *sock_from_fd(int fd)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds;
-	struct file *f = NULL;
-	__u32 max;
+	struct file *f = fd_file(fd);
 
-	if (fd < 0 || !fdt)
-		return NULL;
-	max = BPF_CORE_READ(fdt, max_fds);
-	if ((__u32)fd >= max)
-		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
-	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+	if (!f)
 		return NULL;
 	if ((BPF_CORE_READ(f, f_inode, i_mode) & 0170000) != 0140000) /* S_IFSOCK */
 		return NULL;

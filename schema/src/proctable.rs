@@ -97,9 +97,3 @@ impl ProcessTable {
         v
     }
 }
-
-impl From<Vec<u8>> for crate::wire::ByteString {
-    fn from(v: Vec<u8>) -> Self {
-        crate::wire::ByteString(v)
-    }
-}

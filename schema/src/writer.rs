@@ -8,7 +8,7 @@ use crate::meta::{SegmentFooter, SegmentMeta, FORMAT_MAJOR, FORMAT_MINOR};
 use crate::proctable::ProcessTable;
 use crate::snapshot::ProcessSnapshot;
 use crate::wire::{
-    JsonRecord, Layout, RecordHeader, SegmentHeaderRecord, FORMAT_MAGIC, HDR_SIZE, MAX_RECORD_SIZE,
+    JsonRecord, Layout, RecordHeader, SegmentHeaderRecord, FORMAT_MAGIC, MAX_RECORD_SIZE,
 };
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, VecDeque};
@@ -606,9 +606,4 @@ impl TraceWriter {
         }
         Ok(std::mem::take(&mut self.summaries))
     }
-}
-
-/// Checks a raw record's framing without decoding it (used by the recorder's drain).
-pub fn check_framing(rec: &[u8]) -> bool {
-    RecordHeader::parse(rec).is_some_and(|h| h.size as usize == rec.len() && rec.len() >= HDR_SIZE)
 }

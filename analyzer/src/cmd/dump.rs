@@ -5,14 +5,13 @@ use crate::exit::Outcome;
 use crate::timefmt;
 use rewind_schema::RecordType;
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
 
 /// Arguments of `analyzer dump`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Trace segments: files, directories or glob patterns.
-    #[arg(required = true, value_name = "TRACE")]
-    pub traces: Vec<PathBuf>,
+    /// The traces to read.
+    #[command(flatten)]
+    pub input: super::Inputs,
     /// One JSON object per line instead of text.
     #[arg(long)]
     pub json: bool,
@@ -27,9 +26,9 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     Ok(outcome)
 }
 
-/// Writes the dump of `args.traces` to `out`.
+/// Writes the dump of `args.input` to `out`.
 pub fn write(args: &Args, out: &mut impl Write) -> anyhow::Result<Outcome> {
-    let set = super::open_set(&args.traces)?;
+    let set = args.input.open()?;
     let mut merged = set.records();
     let mut undecodable = 0u64;
     for m in merged.by_ref() {

@@ -10,14 +10,13 @@ use rewind_schema::RecordType;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::PathBuf;
 
 /// Arguments of `analyzer info`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Trace segments: files, directories or glob patterns.
-    #[arg(required = true, value_name = "TRACE")]
-    pub traces: Vec<PathBuf>,
+    /// The traces to read.
+    #[command(flatten)]
+    pub input: super::Inputs,
     /// Print one JSON document instead of text.
     #[arg(long)]
     pub json: bool,
@@ -39,9 +38,9 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     write(args, &mut out)
 }
 
-/// Writes the report on `args.traces` to `out`.
+/// Writes the report on `args.input` to `out`.
 pub fn write(args: &Args, out: &mut impl Write) -> anyhow::Result<Outcome> {
-    let set = super::open_set(&args.traces)?;
+    let set = args.input.open()?;
     let mut stats: Vec<RecStats> = set.recordings.iter().map(|_| RecStats::default()).collect();
     let mut merged = set.records();
     for m in merged.by_ref() {

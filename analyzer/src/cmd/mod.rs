@@ -7,9 +7,19 @@ use crate::exit::Outcome;
 use rewind_schema::trace::{verify_chain, Merged, Severity, TraceSet};
 use std::path::PathBuf;
 
-/// Opens the inputs, with a message naming what failed.
-pub(crate) fn open_set(inputs: &[PathBuf]) -> anyhow::Result<TraceSet> {
-    Ok(TraceSet::open(inputs)?)
+/// The traces a command reads (shared by every subcommand).
+#[derive(Debug, clap::Args)]
+pub struct Inputs {
+    /// Trace segments: files, directories or glob patterns.
+    #[arg(required = true, value_name = "TRACE")]
+    pub traces: Vec<PathBuf>,
+}
+
+impl Inputs {
+    /// Opens the inputs; the error names what failed.
+    pub(crate) fn open(&self) -> anyhow::Result<TraceSet> {
+        Ok(TraceSet::open(&self.traces)?)
+    }
 }
 
 /// Prints what reading found wrong (damage, chain problems) to stderr and says whether

@@ -231,6 +231,12 @@ impl From<&str> for ByteString {
     }
 }
 
+impl From<Vec<u8>> for ByteString {
+    fn from(v: Vec<u8>) -> Self {
+        ByteString(v)
+    }
+}
+
 impl From<String> for ByteString {
     fn from(s: String) -> Self {
         ByteString(s.into_bytes())
