@@ -4,4 +4,8 @@
 pub mod cmd;
 pub mod describe;
 pub mod exit;
+pub mod model;
+pub mod names;
+pub mod replay;
 pub mod timefmt;
+pub mod timeline;

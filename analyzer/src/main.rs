@@ -26,6 +26,8 @@ enum Command {
     Info(cmd::info::Args),
     /// Every event, decoded, one per line, in time order.
     Dump(cmd::dump::Args),
+    /// The story: one line per event, in words, in time order.
+    Timeline(cmd::timeline::Args),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
     let res = match cli.command {
         Command::Info(a) => cmd::info::run(&a),
         Command::Dump(a) => cmd::dump::run(&a),
+        Command::Timeline(a) => cmd::timeline::run(&a),
     };
     rewind_analyzer::exit::finish(res)
 }

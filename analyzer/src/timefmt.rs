@@ -46,6 +46,43 @@ pub fn bytes(n: u64) -> String {
     }
 }
 
+/// Parses a duration such as `90s`, `1.5m`, `250ms`, `2h`, `500us`, `10ns` (a bare number
+/// is seconds).
+pub fn parse_duration(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let v: f64 = num.parse().ok()?;
+    let mult = match unit {
+        "" | "s" => 1e9,
+        "ns" => 1.0,
+        "us" | "µs" => 1e3,
+        "ms" => 1e6,
+        "m" | "min" => 60e9,
+        "h" => 3600e9,
+        "d" => 86400e9,
+        _ => return None,
+    };
+    let ns = v * mult;
+    (ns.is_finite() && ns >= 0.0 && ns < u64::MAX as f64).then_some(ns as u64)
+}
+
+/// Parses an instant: RFC 3339 (`2026-11-25T18:05:03.5Z`, `...+01:00`), or the same
+/// without a zone (taken as UTC, `T` or a space between date and time).
+pub fn parse_wall(s: &str) -> Option<i128> {
+    let s = s.trim();
+    let t = chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .or_else(|_| {
+            chrono::NaiveDateTime::parse_from_str(&s.replace(' ', "T"), "%Y-%m-%dT%H:%M:%S%.f")
+                .map(|t| t.and_utc())
+        })
+        .ok()?;
+    Some(t.timestamp() as i128 * 1_000_000_000 + t.timestamp_subsec_nanos() as i128)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,5 +97,13 @@ mod tests {
         assert_eq!(duration(245_000_000_000), "4m05s");
         assert_eq!(bytes(1536), "1.5 KiB");
         assert_eq!(bytes(10), "10 B");
+        assert_eq!(parse_duration("1.5m"), Some(90_000_000_000));
+        assert_eq!(parse_duration("250ms"), Some(250_000_000));
+        assert_eq!(parse_duration("x"), None);
+        assert_eq!(
+            parse_wall("2026-01-15T10:00:00.000000001+01:00"),
+            Some(1_768_467_600_000_000_001)
+        );
+        assert_eq!(parse_wall("2026-01-15 09:00:00"), Some(1_768_467_600_000_000_000));
     }
 }

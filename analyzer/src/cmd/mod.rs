@@ -2,6 +2,7 @@
 
 pub mod dump;
 pub mod info;
+pub mod timeline;
 
 use crate::exit::Outcome;
 use rewind_schema::trace::{verify_chain, Merged, Severity, TraceSet};

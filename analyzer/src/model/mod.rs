@@ -1,0 +1,627 @@
+//! The process model: one picture of who ran what, built once from the event stream and
+//! shared by every output (timeline, tree, SQLite, graph, analytics).
+//!
+//! [`Model::apply`] takes one decoded event in time order, updates process images,
+//! connections, the DNS cache and loss windows, and returns what the event was attributed
+//! to, so that sinks can write it out without keeping events themselves. Memory grows
+//! with the number of processes and connections, never with the number of events.
+
+pub mod net;
+pub mod process;
+pub mod proto;
+
+use net::{Conn, ConnId, Direction, Listener};
+use process::{Creds, End, Image, ImageId, Origin};
+use proto::{DnsMsg, HttpMsg, TlsHello};
+use rewind_schema::container;
+use rewind_schema::snapshot::ProcessSnapshot;
+use rewind_schema::wire::{self, ByteString, Namespaces, Sock};
+use rewind_schema::{Event, EventKind};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+
+/// A snapshot entry matches a known process when their start times differ by less than
+/// this: /proc start times have clock-tick (10 ms) granularity.
+const SNAPSHOT_START_TOLERANCE_NS: u64 = 20_000_000;
+
+/// What a snippet's payload turned out to be.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "proto", rename_all = "snake_case")]
+pub enum App {
+    /// A DNS message.
+    Dns(DnsMsg),
+    /// A TLS hello.
+    Tls(TlsHello),
+    /// An HTTP head; for a response, the latency since the request on the same socket.
+    Http {
+        /// The head.
+        msg: HttpMsg,
+        /// Response time minus request time.
+        latency_ns: Option<u64>,
+    },
+}
+
+/// What [`Model::apply`] attributed an event to.
+#[derive(Debug, Clone, Default)]
+pub struct Attribution {
+    /// The acting image (after an exec: the new image; for a snapshot: its image).
+    pub image: Option<ImageId>,
+    /// Exec: the image it replaced. Fork: the child.
+    pub related: Option<ImageId>,
+    /// The connection it belongs to.
+    pub conn: Option<ConnId>,
+    /// Parsed payload.
+    pub app: Option<App>,
+    /// Snapshot entry for a process already known (nothing new).
+    pub known: bool,
+}
+
+/// A window in which the recorder lost records.
+#[derive(Debug, Clone, Serialize)]
+pub struct LossWindow {
+    /// Recording index.
+    pub recording: u16,
+    /// CPU.
+    pub cpu: u32,
+    /// Records lost.
+    pub count: u64,
+    /// Boot ns window.
+    pub start_ns: u64,
+    /// Boot ns window end.
+    pub end_ns: u64,
+}
+
+/// One boot of one host (recordings of the same boot share process identity).
+#[derive(Debug, Clone, Serialize)]
+pub struct Boot {
+    /// Boot id.
+    pub boot_id: String,
+    /// Hostname.
+    pub hostname: String,
+    /// The host's own namespaces, to tell which ones a process left.
+    pub init_ns: Option<Namespaces>,
+}
+
+/// The process model.
+#[derive(Debug, Default)]
+pub struct Model {
+    /// Boots seen, index = `Image::boot`.
+    pub boots: Vec<Boot>,
+    /// Recording index -> boot index.
+    pub recording_boot: Vec<u16>,
+    /// Every image, in creation order.
+    pub images: Vec<Image>,
+    /// Every connection and UDP flow, in creation order.
+    pub conns: Vec<Conn>,
+    /// Listening sockets.
+    pub listeners: Vec<Listener>,
+    /// Loss windows.
+    pub losses: Vec<LossWindow>,
+    current: HashMap<(u16, u32), ImageId>,
+    streams: HashMap<(u16, u64), ConnId>,
+    flows: HashMap<(u16, u64, Option<SocketAddr>), ConnId>,
+    tuples: HashMap<(u16, SocketAddr, SocketAddr), ConnId>,
+    dns: HashMap<(u16, IpAddr), String>,
+    orphans: Vec<(ImageId, u32)>,
+    in_snapshot: bool,
+}
+
+impl Model {
+    /// An empty model for these recordings: `(boot id, hostname, init namespaces)` each.
+    pub fn new(recordings: &[(String, String, Option<Namespaces>)]) -> Self {
+        let mut m = Model::default();
+        for (boot_id, hostname, init_ns) in recordings {
+            let idx = match m.boots.iter().position(|b| &b.boot_id == boot_id) {
+                Some(i) => i,
+                None => {
+                    m.boots.push(Boot {
+                        boot_id: boot_id.clone(),
+                        hostname: hostname.clone(),
+                        init_ns: *init_ns,
+                    });
+                    m.boots.len() - 1
+                }
+            };
+            m.recording_boot.push(idx as u16);
+        }
+        m
+    }
+
+    /// An image.
+    pub fn image(&self, id: ImageId) -> &Image {
+        &self.images[id.idx()]
+    }
+
+    /// A connection.
+    pub fn conn(&self, id: ConnId) -> &Conn {
+        &self.conns[id.idx()]
+    }
+
+    /// The image and its ancestors, nearest first (exec chain and forks alike).
+    pub fn ancestry(&self, id: ImageId) -> impl Iterator<Item = &Image> {
+        let mut next = Some(id);
+        let mut steps = 0usize;
+        std::iter::from_fn(move || {
+            let cur = next?;
+            steps += 1;
+            // Links never form cycles (see link_orphans); the bound is a guard.
+            if steps > self.images.len() {
+                return None;
+            }
+            let img = &self.images[cur.idx()];
+            next = img.parent;
+            Some(img)
+        })
+    }
+
+    /// True when `id` is `root` or descends from it.
+    pub fn descends_from(&self, id: ImageId, root: ImageId) -> bool {
+        self.ancestry(id).any(|i| i.id == root)
+    }
+
+    /// The image a process had at the end of the replay, by pid (most recent boot first).
+    pub fn current_image(&self, pid: u32) -> Option<ImageId> {
+        (0..self.boots.len() as u16)
+            .rev()
+            .find_map(|b| self.current.get(&(b, pid)).copied())
+    }
+
+    /// Which namespaces differ from the host's (names), when the host's are known.
+    pub fn non_host_namespaces(&self, img: &Image) -> Vec<&'static str> {
+        let Some(init) = self.boots.get(img.boot as usize).and_then(|b| b.init_ns) else {
+            return Vec::new();
+        };
+        let n = &img.ns;
+        let pairs = [
+            ("mnt", n.mnt, init.mnt),
+            ("pid", n.pid, init.pid),
+            ("net", n.net, init.net),
+            ("uts", n.uts, init.uts),
+            ("ipc", n.ipc, init.ipc),
+            ("user", n.user, init.user),
+            ("cgroup", n.cgroup, init.cgroup),
+            ("time", n.time, init.time),
+        ];
+        pairs
+            .iter()
+            .filter(|(_, a, b)| *a != 0 && *b != 0 && a != b)
+            .map(|(name, _, _)| *name)
+            .collect()
+    }
+
+    /// Name a DNS answer in the trace gave this address, before now.
+    pub fn dns_name(&self, boot: u16, ip: IpAddr) -> Option<&str> {
+        self.dns.get(&(boot, ip)).map(String::as_str)
+    }
+
+    /// Ends the replay: links snapshot processes whose parent entry came last.
+    pub fn finish(&mut self) {
+        self.link_orphans();
+    }
+
+    fn new_image(&mut self, boot: u16, pid: u32, start: u64, origin: Origin) -> ImageId {
+        let id = ImageId(self.images.len() as u32);
+        self.images
+            .push(Image::blank(id, boot, pid, start, origin));
+        id
+    }
+
+    /// The image doing something now; an unknown one is created on first sight.
+    fn acting(&mut self, boot: u16, pid: u32, ts: u64) -> ImageId {
+        if let Some(&id) = self.current.get(&(boot, pid)) {
+            return id;
+        }
+        let id = self.new_image(boot, pid, ts, Origin::Unknown);
+        self.current.insert((boot, pid), id);
+        id
+    }
+
+    /// Applies one event (in time order) from recording `rec`.
+    pub fn apply(&mut self, rec: u16, ev: &Event) -> Attribution {
+        let boot = self.recording_boot.get(rec as usize).copied().unwrap_or(0);
+        let was_snapshot = self.in_snapshot;
+        self.in_snapshot = matches!(ev.kind, EventKind::ProcessSnapshot(_));
+        if was_snapshot && !self.in_snapshot {
+            self.link_orphans();
+        }
+        let mut at = Attribution::default();
+        use EventKind as K;
+        match &ev.kind {
+            K::ProcessSnapshot(p) => return self.snapshot(boot, p),
+            K::Exec(e) => return self.exec(boot, ev, e),
+            K::Fork(f) => {
+                let parent = self.acting(boot, ev.pid, ev.ts);
+                let child = self.fork(boot, parent, f);
+                at.image = Some(parent);
+                at.related = Some(child);
+            }
+            K::Exit(x) => {
+                let id = self.acting(boot, ev.pid, ev.ts);
+                let img = &mut self.images[id.idx()];
+                img.end_ns = Some(ev.ts);
+                img.end = Some(End::Exit {
+                    code: x.code(),
+                    signal: x.signal(),
+                    core: x.core_dumped(),
+                });
+                at.image = Some(id);
+            }
+            K::Loss(l) => {
+                self.losses.push(LossWindow {
+                    recording: rec,
+                    cpu: l.loss_cpu,
+                    count: l.count,
+                    start_ns: l.window_start,
+                    end_ns: l.window_end,
+                });
+                return at;
+            }
+            _ => {
+                let id = self.acting(boot, ev.pid, ev.ts);
+                at.image = Some(id);
+                self.activity(rec, boot, id, ev, &mut at);
+            }
+        }
+        if let Some(id) = at.image {
+            self.images[id.idx()].counts.events += 1;
+        }
+        at
+    }
+
+    fn snapshot(&mut self, boot: u16, p: &ProcessSnapshot) -> Attribution {
+        if let Some(&id) = self.current.get(&(boot, p.pid)) {
+            let img = &self.images[id.idx()];
+            let same = img.proc_start.abs_diff(p.start) < SNAPSHOT_START_TOLERANCE_NS;
+            if same && img.origin != Origin::Unknown {
+                return Attribution {
+                    image: Some(id),
+                    known: true,
+                    ..Default::default()
+                };
+            }
+            if same {
+                // Seen acting before its snapshot entry (another segment): fill it in.
+                fill_from_snapshot(&mut self.images[id.idx()], p);
+                self.images[id.idx()].origin = Origin::Snapshot;
+                return Attribution {
+                    image: Some(id),
+                    ..Default::default()
+                };
+            }
+        }
+        let start = if p.exec_ts != 0 { p.exec_ts } else { p.start };
+        let id = self.new_image(boot, p.pid, start, Origin::Snapshot);
+        let img = &mut self.images[id.idx()];
+        img.proc_start = p.start;
+        fill_from_snapshot(img, p);
+        self.current.insert((boot, p.pid), id);
+        match self.current.get(&(boot, p.ppid)) {
+            Some(&parent) if parent != id => self.images[id.idx()].parent = Some(parent),
+            _ if p.ppid != 0 => self.orphans.push((id, p.ppid)),
+            _ => {}
+        }
+        Attribution {
+            image: Some(id),
+            ..Default::default()
+        }
+    }
+
+    /// Snapshot entries come in pid order, so a parent may follow its child: link them
+    /// once the snapshot block is over.
+    fn link_orphans(&mut self) {
+        for (id, ppid) in std::mem::take(&mut self.orphans) {
+            let boot = self.images[id.idx()].boot;
+            if let Some(&parent) = self.current.get(&(boot, ppid)) {
+                // Never create a cycle (inconsistent /proc data under pid reuse).
+                if parent != id && !self.descends_from(parent, id) {
+                    self.images[id.idx()].parent = Some(parent);
+                }
+            }
+        }
+    }
+
+    fn exec(&mut self, boot: u16, ev: &Event, e: &wire::Exec) -> Attribution {
+        let prev = self.current.get(&(boot, ev.pid)).copied();
+        // The previous image is this process's only if it is the same process (same
+        // kernel start time); otherwise the pid was reused and its fork was not seen.
+        let same_process = prev.is_some_and(|p| {
+            let img = &self.images[p.idx()];
+            img.origin == Origin::Unknown
+                || img.proc_start.abs_diff(e.proc_start) < SNAPSHOT_START_TOLERANCE_NS
+        });
+        let parent = if same_process {
+            prev
+        } else {
+            self.current.get(&(boot, e.ppid)).copied()
+        };
+        let id = self.new_image(boot, ev.pid, ev.ts, Origin::Exec);
+        {
+            let img = &mut self.images[id.idx()];
+            img.parent = parent;
+            img.ppid = e.ppid;
+            img.proc_start = e.proc_start;
+            img.exe = e.filename.clone();
+            img.argv = e.argv.0.clone();
+            img.argv_truncated = e.argv_truncated();
+            img.comm = ByteString(e.comm.as_bytes().to_vec());
+            img.cwd = e.cwd.clone();
+            img.creds = Creds {
+                uid: e.uid,
+                euid: e.euid,
+                gid: e.gid,
+                egid: e.egid,
+                auid: e.auid,
+                cap_eff: e.cap_eff,
+                cap_prm: e.cap_prm,
+            };
+            img.ns = e.ns;
+            img.cgroup = e.cgroup.clone();
+            img.cgroup_id = e.cgroup_id;
+            img.container = container::from_cgroup(&e.cgroup.display());
+            img.tty = e.tty;
+            img.exe_ino = e.exe_ino;
+            img.exe_dev = e.exe_dev;
+            img.exe_mode = e.exe_mode;
+            img.from_memfd = e.flags & wire::exec::EXEC_FROM_MEMFD != 0;
+            img.exe_deleted = e.flags & wire::exec::EXEC_EXE_DELETED != 0;
+            img.counts.events = 1;
+        }
+        if let Some(p) = prev.filter(|_| same_process) {
+            let old = &mut self.images[p.idx()];
+            old.end_ns = Some(ev.ts);
+            old.end = Some(End::Exec { next: id });
+        } else if let Some(p) = parent {
+            self.images[p.idx()].counts.children += 1;
+        }
+        self.current.insert((boot, ev.pid), id);
+        Attribution {
+            image: Some(id),
+            related: prev.filter(|_| same_process),
+            ..Default::default()
+        }
+    }
+
+    fn fork(&mut self, boot: u16, parent: ImageId, f: &wire::Fork) -> ImageId {
+        let id = self.new_image(boot, f.child_pid, f.child_start, Origin::Fork);
+        let p = self.images[parent.idx()].clone();
+        let img = &mut self.images[id.idx()];
+        img.parent = Some(parent);
+        img.ppid = p.pid;
+        img.proc_start = f.child_start;
+        img.exe = p.exe;
+        img.argv = p.argv;
+        img.argv_truncated = p.argv_truncated;
+        img.comm = p.comm;
+        img.cwd = p.cwd;
+        img.creds = p.creds;
+        img.ns = p.ns;
+        img.cgroup = p.cgroup;
+        img.cgroup_id = p.cgroup_id;
+        img.container = p.container;
+        img.tty = p.tty;
+        img.exe_ino = p.exe_ino;
+        img.exe_dev = p.exe_dev;
+        img.exe_mode = p.exe_mode;
+        img.from_memfd = p.from_memfd;
+        img.exe_deleted = p.exe_deleted;
+        self.images[parent.idx()].counts.children += 1;
+        self.current.insert((boot, f.child_pid), id);
+        id
+    }
+
+    fn activity(&mut self, rec: u16, boot: u16, id: ImageId, ev: &Event, at: &mut Attribution) {
+        use EventKind as K;
+        match &ev.kind {
+            K::Open(_) | K::Unlink(_) | K::Rename(_) | K::Chmod(_) | K::Chown(_) => {
+                self.images[id.idx()].counts.files += 1;
+            }
+            K::Cred(c) => {
+                if c.ret == 0 {
+                    let cr = &mut self.images[id.idx()].creds;
+                    cr.uid = c.new.uid;
+                    cr.euid = c.new.euid;
+                    cr.gid = c.new.gid;
+                    cr.egid = c.new.egid;
+                }
+            }
+            K::Capset(c) => {
+                if c.ret == 0 {
+                    let cr = &mut self.images[id.idx()].creds;
+                    cr.cap_eff = c.new_eff;
+                    cr.cap_prm = c.new_prm;
+                }
+            }
+            K::Namespace(n) => {
+                if n.ret == 0 && n.new != Namespaces::default() {
+                    self.images[id.idx()].ns = n.new;
+                }
+            }
+            K::Connect(c) => {
+                let cid = self.open_stream(rec, boot, id, &c.sock, Direction::Outbound, ev.ts);
+                let conn = &mut self.conns[cid.idx()];
+                conn.ret = c.ret;
+                if !c.path.is_empty() {
+                    conn.unix_path = Some(c.path.clone());
+                }
+                if conn.failed() {
+                    conn.end_ns = Some(ev.ts);
+                    self.streams.remove(&(rec, c.sock.cookie));
+                }
+                at.conn = Some(cid);
+            }
+            K::Accept(a) => {
+                if a.ret >= 0 {
+                    at.conn =
+                        Some(self.open_stream(rec, boot, id, &a.sock, Direction::Inbound, ev.ts));
+                }
+            }
+            K::Listen(l) => self.listeners.push(Listener {
+                image: id,
+                ts: ev.ts,
+                proto: l.sock.proto(),
+                local: l.sock.local(),
+                port: l.sock.lport,
+                ret: l.ret,
+            }),
+            K::SockClose(c) => {
+                let cid = self.stream(rec, boot, id, &c.sock, ev.ts);
+                let conn = &mut self.conns[cid.idx()];
+                conn.bytes_sent = c.bytes_sent;
+                conn.bytes_received = c.bytes_received;
+                conn.end_ns = Some(ev.ts);
+                self.streams.remove(&(rec, c.sock.cookie));
+                at.conn = Some(cid);
+            }
+            K::UdpSend(u) | K::UdpRecv(u) => {
+                let cid = self.flow(rec, boot, id, &u.sock, ev.ts);
+                let conn = &mut self.conns[cid.idx()];
+                conn.datagrams += 1;
+                if u.ret >= 0 {
+                    if matches!(ev.kind, K::UdpSend(_)) {
+                        conn.bytes_sent += u.len as u64;
+                    } else {
+                        conn.bytes_received += u.len as u64;
+                    }
+                }
+                conn.end_ns = Some(ev.ts);
+                at.conn = Some(cid);
+            }
+            K::Dns(s) => {
+                let cid = self.flow(rec, boot, id, &s.sock, ev.ts);
+                at.conn = Some(cid);
+                if let Some(m) = proto::parse_dns(&s.data.0) {
+                    let names = &mut self.images[id.idx()].counts.dns_names;
+                    for (q, _) in &m.questions {
+                        if !names.contains(q) {
+                            names.push(q.clone());
+                        }
+                    }
+                    if m.response {
+                        // Answers map addresses back to the name that was asked for.
+                        let asked = m.questions.first().map(|q| q.0.clone());
+                        for (name, ip) in &m.addrs {
+                            let n = asked.clone().unwrap_or_else(|| name.clone());
+                            self.dns.insert((boot, *ip), n);
+                        }
+                    }
+                    at.app = Some(App::Dns(m));
+                }
+            }
+            K::Snippet(s) => {
+                let cid = self.stream(rec, boot, id, &s.sock, ev.ts);
+                at.conn = Some(cid);
+                at.app = self.snippet(cid, s, ev.ts);
+            }
+            _ => {}
+        }
+    }
+
+    fn open_stream(
+        &mut self,
+        rec: u16,
+        boot: u16,
+        image: ImageId,
+        sock: &Sock,
+        dir: Direction,
+        ts: u64,
+    ) -> ConnId {
+        let id = ConnId(self.conns.len() as u32);
+        let mut c = Conn::new(id, image, rec, sock, dir, ts);
+        if let Some(r) = c.remote {
+            c.remote_name = self.dns.get(&(boot, r.ip())).cloned();
+        }
+        if let (Some(l), Some(r)) = (c.local, c.remote) {
+            if let Some(&peer) = self.tuples.get(&(rec, r, l)) {
+                if self.conns[peer.idx()].end_ns.is_none() {
+                    c.peer = Some(peer);
+                    self.conns[peer.idx()].peer = Some(id);
+                }
+            }
+            self.tuples.insert((rec, l, r), id);
+        }
+        self.conns.push(c);
+        self.streams.insert((rec, sock.cookie), id);
+        self.images[image.idx()].counts.conns += 1;
+        id
+    }
+
+    /// The stream a socket belongs to; one already open when first seen is created.
+    fn stream(&mut self, rec: u16, boot: u16, image: ImageId, sock: &Sock, ts: u64) -> ConnId {
+        match self.streams.get(&(rec, sock.cookie)) {
+            Some(&id) => id,
+            None => self.open_stream(rec, boot, image, sock, Direction::Existing, ts),
+        }
+    }
+
+    fn flow(&mut self, rec: u16, boot: u16, image: ImageId, sock: &Sock, ts: u64) -> ConnId {
+        let key = (rec, sock.cookie, sock.remote());
+        if let Some(&id) = self.flows.get(&key) {
+            return id;
+        }
+        let id = ConnId(self.conns.len() as u32);
+        let mut c = Conn::new(id, image, rec, sock, Direction::Datagram, ts);
+        if let Some(r) = c.remote {
+            c.remote_name = self.dns.get(&(boot, r.ip())).cloned();
+        }
+        self.conns.push(c);
+        self.flows.insert(key, id);
+        self.images[image.idx()].counts.conns += 1;
+        id
+    }
+
+    fn snippet(&mut self, cid: ConnId, s: &wire::Snippet, ts: u64) -> Option<App> {
+        let data = &s.data.0;
+        let conn = &mut self.conns[cid.idx()];
+        if let Some(h) = proto::parse_tls(data) {
+            match h {
+                TlsHello::Client { .. } if conn.tls_client.is_none() => {
+                    conn.tls_client = Some(h.clone())
+                }
+                TlsHello::Server { .. } if conn.tls_server.is_none() => {
+                    conn.tls_server = Some(h.clone())
+                }
+                _ => {}
+            }
+            return Some(App::Tls(h));
+        }
+        let msg = proto::parse_http(data)?;
+        let latency_ns = match msg {
+            HttpMsg::Request { .. } => {
+                if conn.http_request.is_none() {
+                    conn.http_request = Some((ts, msg.clone()));
+                }
+                None
+            }
+            HttpMsg::Response { .. } => {
+                if conn.http_response.is_none() {
+                    conn.http_response = Some((ts, msg.clone()));
+                }
+                conn.http_latency_ns()
+            }
+        };
+        Some(App::Http { msg, latency_ns })
+    }
+}
+
+fn fill_from_snapshot(img: &mut Image, p: &ProcessSnapshot) {
+    img.ppid = p.ppid;
+    img.exe = p.exe.clone();
+    img.argv = p.argv.clone();
+    img.comm = p.comm.clone();
+    img.cwd = p.cwd.clone();
+    img.creds = Creds {
+        uid: p.uid,
+        euid: p.euid,
+        gid: p.gid,
+        egid: p.egid,
+        auid: p.auid,
+        cap_eff: p.cap_eff,
+        cap_prm: p.cap_prm,
+    };
+    img.ns = p.ns;
+    img.cgroup = p.cgroup.clone();
+    img.cgroup_id = p.cgroup_id;
+    img.container = container::from_cgroup(&p.cgroup.display());
+    img.tty = p.tty;
+}

@@ -1,0 +1,530 @@
+//! The attack story in the terminal: a [`Sink`] that prints one line per event, in
+//! words, filtered, as text (coloured on a terminal), JSON lines or CSV.
+
+pub mod words;
+
+use crate::model::process::ImageId;
+use crate::model::Model;
+use crate::replay::{Sink, Step};
+use crate::timefmt;
+use rewind_schema::meta::ClockAnchor;
+use rewind_schema::RecordType;
+use std::collections::HashMap;
+use std::io::Write;
+use words::{Weight, Words};
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Text for people; `color` adds ANSI colours.
+    Text {
+        /// Colour output.
+        color: bool,
+    },
+    /// One JSON object per line.
+    Json,
+    /// CSV with a header row.
+    Csv,
+}
+
+/// A process selector: a pid (any image that had it) or an exec id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProcSel {
+    /// Any image with this pid.
+    Pid(u32),
+    /// The image with this exec id (`tgid@start_ns`).
+    ExecId(String),
+}
+
+impl std::str::FromStr for ProcSel {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if let Ok(pid) = s.parse::<u32>() {
+            return Ok(ProcSel::Pid(pid));
+        }
+        if s.contains('@') {
+            return Ok(ProcSel::ExecId(s.to_string()));
+        }
+        Err(format!(
+            "{s:?} is neither a pid nor an exec id (PID@START_NS, as printed by `analyzer tree`)"
+        ))
+    }
+}
+
+impl ProcSel {
+    /// Does this image match (not its descendants)?
+    pub fn matches(&self, model: &Model, id: ImageId) -> bool {
+        let img = model.image(id);
+        match self {
+            ProcSel::Pid(p) => img.pid == *p,
+            ProcSel::ExecId(e) => img.exec_id() == *e,
+        }
+    }
+}
+
+/// Event classes for `--type`: record type names, or these families.
+pub const FAMILIES: [(&str, &[&str]); 7] = [
+    ("process", &["exec", "fork", "exit", "process_snapshot"]),
+    ("file", &["open", "unlink", "rename", "chmod", "chown"]),
+    (
+        "network",
+        &[
+            "connect",
+            "accept",
+            "listen",
+            "bind",
+            "sock_close",
+            "udp_send",
+            "udp_recv",
+            "snippet",
+            "dns",
+        ],
+    ),
+    ("privilege", &["cred", "capset"]),
+    (
+        "kernel",
+        &[
+            "namespace",
+            "mount",
+            "umount",
+            "ptrace",
+            "module_load",
+            "bpf_load",
+            "memfd",
+            "signal",
+            "mmap_exec",
+        ],
+    ),
+    ("enforcement", &["enforce"]),
+    ("loss", &["loss"]),
+];
+
+/// Expands `--type` values (names or families, comma-separated) into record types.
+pub fn parse_types(values: &[String]) -> Result<Vec<RecordType>, String> {
+    let mut out = Vec::new();
+    for v in values.iter().flat_map(|v| v.split(',')) {
+        let v = v.trim();
+        if v.is_empty() {
+            continue;
+        }
+        if let Some((_, members)) = FAMILIES.iter().find(|(f, _)| *f == v) {
+            for m in *members {
+                out.extend(RecordType::ALL.iter().filter(|t| t.name() == *m));
+            }
+        } else if let Some(t) = RecordType::ALL.iter().find(|t| t.name() == v) {
+            out.push(*t);
+        } else {
+            let fams: Vec<&str> = FAMILIES.iter().map(|(f, _)| *f).collect();
+            return Err(format!(
+                "unknown event type {v:?}; use a family ({}) or a record type ({})",
+                fams.join(", "),
+                RecordType::ALL
+                    .iter()
+                    .filter(|t| (t.to_u16()) < 0xf000 || **t == RecordType::Loss)
+                    .map(|t| t.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+    Ok(out)
+}
+
+trait TypeNum {
+    fn to_u16(self) -> u16;
+}
+impl TypeNum for RecordType {
+    fn to_u16(self) -> u16 {
+        self as u16
+    }
+}
+
+/// A time bound: absolute wall-clock ns, or an offset from the first event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeBound {
+    /// ns since the Unix epoch.
+    Wall(i128),
+    /// ns after the first event.
+    Offset(u64),
+}
+
+impl std::str::FromStr for TimeBound {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if let Some(rel) = s.strip_prefix('+') {
+            return crate::timefmt::parse_duration(rel)
+                .map(TimeBound::Offset)
+                .ok_or_else(|| {
+                    format!("bad offset {s:?}: use +DURATION such as +90s, +1.5m, +250ms")
+                });
+        }
+        crate::timefmt::parse_wall(s)
+            .map(TimeBound::Wall)
+            .ok_or_else(|| {
+                format!(
+                    "bad time {s:?}: use RFC 3339 (2026-11-25T18:05:03Z, 2026-11-25T18:05:03.5+01:00) \
+or an offset from the first event (+90s)"
+                )
+            })
+    }
+}
+
+/// What to show.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Not before.
+    pub since: Option<TimeBound>,
+    /// Not after.
+    pub until: Option<TimeBound>,
+    /// Only these pids.
+    pub pids: Vec<u32>,
+    /// Only this process and its descendants.
+    pub tree: Option<ProcSel>,
+    /// Only processes in containers whose id starts with this (`host` for none).
+    pub container: Option<String>,
+    /// Only these record types (empty: all).
+    pub types: Vec<RecordType>,
+    /// Only lines matching.
+    pub grep: Option<regex::Regex>,
+    /// Also routine start-up noise.
+    pub all: bool,
+    /// Show each process's ancestry.
+    pub ancestry: bool,
+    /// Only these images (an incident's), when set.
+    pub images: Option<std::collections::HashSet<ImageId>>,
+}
+
+/// Counts of what the timeline printed and folded.
+#[derive(Debug, Clone, Default)]
+pub struct Shown {
+    /// Lines printed.
+    pub lines: u64,
+    /// Routine events folded away.
+    pub routine: u64,
+}
+
+/// The timeline printer.
+#[derive(Debug)]
+pub struct Timeline<W: Write> {
+    out: W,
+    format: Format,
+    filter: Filter,
+    anchors: Vec<ClockAnchor>,
+    first_wall: Option<i128>,
+    in_tree: HashMap<ImageId, bool>,
+    day: Option<String>,
+    /// What was shown.
+    pub shown: Shown,
+}
+
+const DIM: &str = "\x1b[2m";
+const BOLD: &str = "\x1b[1m";
+const RED: &str = "\x1b[1;31m";
+const CYAN: &str = "\x1b[1;36m";
+const YELLOW: &str = "\x1b[33m";
+const RESET: &str = "\x1b[0m";
+
+impl<W: Write> Timeline<W> {
+    /// A printer writing to `out`. `anchors` are the recordings' clock anchors.
+    pub fn new(out: W, format: Format, filter: Filter, anchors: Vec<ClockAnchor>) -> Self {
+        Timeline {
+            out,
+            format,
+            filter,
+            anchors,
+            first_wall: None,
+            in_tree: HashMap::new(),
+            day: None,
+            shown: Shown::default(),
+        }
+    }
+
+    /// The writer back.
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+
+    /// Writes a line of text before the events (text format only).
+    pub fn preamble(&mut self, text: &str) -> std::io::Result<()> {
+        if matches!(self.format, Format::Text { .. }) {
+            writeln!(self.out, "{text}")?;
+        }
+        Ok(())
+    }
+
+    fn tree_member(&mut self, model: &Model, id: ImageId) -> bool {
+        let Some(sel) = self.filter.tree.clone() else {
+            return true;
+        };
+        let mut path = Vec::new();
+        let mut verdict = false;
+        for img in model.ancestry(id) {
+            if let Some(&v) = self.in_tree.get(&img.id) {
+                verdict = v;
+                break;
+            }
+            path.push(img.id);
+            if sel.matches(model, img.id) {
+                verdict = true;
+                break;
+            }
+        }
+        for p in path {
+            self.in_tree.insert(p, verdict);
+        }
+        verdict
+    }
+
+    fn bound(&self, b: TimeBound) -> i128 {
+        match b {
+            TimeBound::Wall(w) => w,
+            TimeBound::Offset(o) => self.first_wall.unwrap_or(0) + o as i128,
+        }
+    }
+
+    fn passes(&mut self, model: &Model, step: &Step) -> bool {
+        let f = &self.filter;
+        if let Some(s) = f.since {
+            if step.wall_ns < self.bound(s) {
+                return false;
+            }
+        }
+        if let Some(u) = self.filter.until {
+            if step.wall_ns > self.bound(u) {
+                return false;
+            }
+        }
+        let f = &self.filter;
+        let rtype = step.ev.kind.record_type();
+        if !f.types.is_empty() && !f.types.contains(&rtype) {
+            return false;
+        }
+        // Loss concerns everyone: it passes every process filter.
+        if rtype == RecordType::Loss {
+            return true;
+        }
+        let Some(id) = step.at.image else {
+            return f.pids.is_empty() && f.tree.is_none() && f.container.is_none();
+        };
+        if let Some(set) = &f.images {
+            if !set.contains(&id) {
+                return false;
+            }
+        }
+        let img = model.image(id);
+        if !f.pids.is_empty() && !f.pids.contains(&img.pid) {
+            return false;
+        }
+        if let Some(c) = &f.container {
+            let ok = match &img.container {
+                Some(k) => k.id.starts_with(c.as_str()),
+                None => c == "host",
+            };
+            if !ok {
+                return false;
+            }
+        }
+        self.tree_member(model, id)
+    }
+
+    fn process_label(&self, model: &Model, id: Option<ImageId>) -> String {
+        let Some(id) = id else {
+            return "-".into();
+        };
+        if self.filter.ancestry {
+            model
+                .ancestry(id)
+                .map(|i| i.label())
+                .collect::<Vec<_>>()
+                .join(" < ")
+        } else {
+            model.image(id).label()
+        }
+    }
+
+    fn write_text(
+        &mut self,
+        model: &Model,
+        step: &Step,
+        wd: &Words,
+        color: bool,
+    ) -> anyhow::Result<()> {
+        let t = timefmt::wall(step.wall_ns);
+        let (day, clock) = t.split_at(10);
+        let clock = clock.trim_start_matches('T').trim_end_matches('Z');
+        // Microseconds are plenty for a person.
+        let clock = &clock[..clock.len().min(15)];
+        if self.day.as_deref() != Some(day) {
+            writeln!(self.out, "-- {day} (UTC) --")?;
+            self.day = Some(day.to_string());
+        }
+        let who = self.process_label(model, step.at.image);
+        let (c_on, c_off) = if color {
+            match wd.weight {
+                Weight::Routine => (DIM, RESET),
+                Weight::Normal => ("", ""),
+                Weight::Exec => (CYAN, RESET),
+                Weight::Net => (YELLOW, RESET),
+                Weight::Alert => (RED, RESET),
+            }
+        } else {
+            ("", "")
+        };
+        let mark = if wd.weight == Weight::Alert { "!" } else { " " };
+        if color {
+            writeln!(
+                self.out,
+                "{DIM}{clock}{RESET} {mark} {BOLD}{who:<20}{RESET} {c_on}{}{c_off}",
+                wd.text
+            )?;
+        } else {
+            writeln!(self.out, "{clock} {mark} {who:<20} {}", wd.text)?;
+        }
+        Ok(())
+    }
+
+    fn write_json(&mut self, model: &Model, step: &Step, wd: &Words) -> anyhow::Result<()> {
+        let img = step.at.image.map(|i| model.image(i));
+        let mut v = serde_json::json!({
+            "time": timefmt::wall(step.wall_ns),
+            "ts": step.ev.ts,
+            "type": step.ev.kind.record_type().name(),
+            "weight": weight_name(wd.weight),
+            "pid": step.ev.pid,
+            "tid": step.ev.tid,
+            "text": wd.text,
+        });
+        if let Some(o) = v.as_object_mut() {
+            if let Some(img) = img {
+                o.insert("exec_id".into(), img.exec_id().into());
+                o.insert("process".into(), img.label().into());
+                o.insert("exe".into(), img.exe.display().into());
+                let anc: Vec<String> = model
+                    .ancestry(img.id)
+                    .skip(1)
+                    .map(|i| i.label())
+                    .collect();
+                o.insert("ancestry".into(), anc.into());
+                if let Some(c) = &img.container {
+                    o.insert("container".into(), c.id.clone().into());
+                }
+            }
+            if let Some(app) = &step.at.app {
+                o.insert("app".into(), serde_json::to_value(app)?);
+            }
+            o.insert("event".into(), serde_json::to_value(&step.ev.kind)?);
+        }
+        serde_json::to_writer(&mut self.out, &v)?;
+        writeln!(self.out)?;
+        Ok(())
+    }
+
+    fn write_csv(&mut self, model: &Model, step: &Step, wd: &Words) -> anyhow::Result<()> {
+        let img = step.at.image.map(|i| model.image(i));
+        let mut w = csv::Writer::from_writer(Vec::new());
+        if self.shown.lines == 0 {
+            w.write_record([
+                "time", "type", "weight", "pid", "exec_id", "process", "ancestry", "text",
+            ])?;
+        }
+        let anc = img
+            .map(|i| {
+                model
+                    .ancestry(i.id)
+                    .skip(1)
+                    .map(|a| a.label())
+                    .collect::<Vec<_>>()
+                    .join(" < ")
+            })
+            .unwrap_or_default();
+        w.write_record([
+            timefmt::wall(step.wall_ns),
+            step.ev.kind.record_type().name().to_string(),
+            weight_name(wd.weight).to_string(),
+            step.ev.pid.to_string(),
+            img.map(|i| i.exec_id()).unwrap_or_default(),
+            img.map(|i| i.label()).unwrap_or_default(),
+            anc,
+            wd.text.clone(),
+        ])?;
+        let buf = w.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?;
+        self.out.write_all(&buf)?;
+        Ok(())
+    }
+}
+
+fn weight_name(w: Weight) -> &'static str {
+    match w {
+        Weight::Routine => "routine",
+        Weight::Normal => "normal",
+        Weight::Exec => "exec",
+        Weight::Net => "network",
+        Weight::Alert => "alert",
+    }
+}
+
+impl<W: Write> Sink for Timeline<W> {
+    fn step(&mut self, model: &Model, step: &Step) -> anyhow::Result<()> {
+        if self.first_wall.is_none() {
+            self.first_wall = Some(step.wall_ns);
+        }
+        if !self.passes(model, step) {
+            return Ok(());
+        }
+        let anchor = self
+            .anchors
+            .get(step.recording as usize)
+            .copied()
+            .unwrap_or_default();
+        let Some(wd) = words::words(model, step, &anchor) else {
+            return Ok(());
+        };
+        if wd.weight == Weight::Routine && !self.filter.all {
+            self.shown.routine += 1;
+            return Ok(());
+        }
+        if let Some(re) = &self.filter.grep {
+            let who = self.process_label(model, step.at.image);
+            if !re.is_match(&wd.text) && !re.is_match(&who) {
+                return Ok(());
+            }
+        }
+        match self.format {
+            Format::Text { color } => self.write_text(model, step, &wd, color)?,
+            Format::Json => self.write_json(model, step, &wd)?,
+            Format::Csv => self.write_csv(model, step, &wd)?,
+        }
+        self.shown.lines += 1;
+        Ok(())
+    }
+
+    fn finish(&mut self, model: &Model) -> anyhow::Result<()> {
+        if !matches!(self.format, Format::Text { .. }) {
+            return Ok(());
+        }
+        let lost: u64 = model.losses.iter().map(|l| l.count).sum();
+        let loss = if lost == 0 {
+            "no loss reported".to_string()
+        } else {
+            format!(
+                "{lost} records LOST in {} windows: the story may have gaps",
+                model.losses.len()
+            )
+        };
+        let folded = if self.shown.routine > 0 && !self.filter.all {
+            format!(
+                "; {} routine events folded (loader and locale files, library mappings, forks, \
+failed unix connects, snapshot entries: --all shows them)",
+                self.shown.routine
+            )
+        } else {
+            String::new()
+        };
+        writeln!(
+            self.out,
+            "-- {} events shown{folded}; {loss} --",
+            self.shown.lines
+        )?;
+        Ok(())
+    }
+}
