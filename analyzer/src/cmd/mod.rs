@@ -3,6 +3,7 @@
 pub mod dump;
 pub mod info;
 pub mod timeline;
+pub mod tree;
 
 use crate::exit::Outcome;
 use rewind_schema::trace::{verify_chain, Merged, Severity, TraceSet};
