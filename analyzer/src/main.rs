@@ -30,6 +30,8 @@ enum Command {
     Timeline(cmd::timeline::Args),
     /// The process tree: exec chains, durations, exit codes, files, connections, DNS.
     Tree(cmd::tree::Args),
+    /// Compare analyzer outputs on a fixture with committed expectations (diff on change).
+    Check(cmd::check::Args),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +41,7 @@ fn main() -> ExitCode {
         Command::Dump(a) => cmd::dump::run(&a),
         Command::Timeline(a) => cmd::timeline::run(&a),
         Command::Tree(a) => cmd::tree::run(&a),
+        Command::Check(a) => cmd::check::run(&a),
     };
     rewind_analyzer::exit::finish(res)
 }

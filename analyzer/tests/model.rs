@@ -28,12 +28,7 @@ fn timeline_of(set: &TraceSet, all: bool) -> String {
         all,
         ..Filter::default()
     };
-    let mut tl = Timeline::new(
-        Vec::new(),
-        Format::Text { color: false },
-        filter,
-        anchors,
-    );
+    let mut tl = Timeline::new(Vec::new(), Format::Text { color: false }, filter, anchors);
     replay(set, &mut [&mut tl], ReplayOptions::default()).expect("replay");
     String::from_utf8(tl.into_inner()).expect("utf8")
 }
@@ -167,7 +162,12 @@ fn orphan_keeps_its_ancestry_after_reparenting() {
     let chain: Vec<String> = m.ancestry(implant.id).map(|i| i.label()).collect();
     assert_eq!(
         chain,
-        vec!["implant[401]", "daemonize[401]", "daemonize[400]", "init[1]"]
+        vec![
+            "implant[401]",
+            "daemonize[401]",
+            "daemonize[400]",
+            "init[1]"
+        ]
     );
 }
 
@@ -192,7 +192,10 @@ fn snapshot_processes_link_to_parents_listed_after_them() {
     assert_eq!(s900.origin, Origin::Snapshot);
     let chain: Vec<u32> = m.ancestry(s900.id).map(|i| i.pid).collect();
     assert_eq!(chain, vec![900, 800, 1]);
-    assert_eq!(s900.counts.files, 1, "the open is attributed to the snapshot image");
+    assert_eq!(
+        s900.counts.files, 1,
+        "the open is attributed to the snapshot image"
+    );
     let tl = timeline_of(&set, false);
     assert!(
         tl.contains("sshd[900]") && tl.contains("read /home/alice/.ssh/authorized_keys"),
@@ -225,7 +228,10 @@ fn unknown_processes_are_created_on_first_sight() {
     assert_eq!(imgs[0].counts.files, 2);
     assert_eq!(imgs[0].exit_code(), Some(1));
     let tl = timeline_of(&set, false);
-    assert!(tl.contains("?[4321]") && tl.contains("read /etc/passwd"), "{tl}");
+    assert!(
+        tl.contains("?[4321]") && tl.contains("read /etc/passwd"),
+        "{tl}"
+    );
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! One module per subcommand, each with an `Args` (clap) and a `run` entry.
 
+pub mod check;
 pub mod dump;
 pub mod info;
 pub mod timeline;

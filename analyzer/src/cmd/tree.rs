@@ -103,11 +103,7 @@ pub fn forest(model: &Model, anchors: &[rewind_schema::meta::ClockAnchor]) -> Ve
     let mut kids: BTreeMap<ImageId, Vec<ImageId>> = BTreeMap::new();
     let mut roots = Vec::new();
     for &h in &heads {
-        match model
-            .image(h)
-            .parent
-            .and_then(|p| head_of.get(&p).copied())
-        {
+        match model.image(h).parent.and_then(|p| head_of.get(&p).copied()) {
             Some(ph) if ph != h => kids.entry(ph).or_default().push(h),
             _ => roots.push(h),
         }

@@ -155,6 +155,18 @@ impl Model {
         })
     }
 
+    /// Ancestry by process: the image, then the nearest image of each earlier process
+    /// (images of one pid replaced by exec, and the fork image before an exec, are one
+    /// process; the nearest, i.e. most recent, stands for it).
+    pub fn process_ancestry(&self, id: ImageId) -> impl Iterator<Item = &Image> {
+        let mut last_pid = None;
+        self.ancestry(id).filter(move |i| {
+            let new = last_pid != Some((i.boot, i.pid));
+            last_pid = Some((i.boot, i.pid));
+            new
+        })
+    }
+
     /// True when `id` is `root` or descends from it.
     pub fn descends_from(&self, id: ImageId, root: ImageId) -> bool {
         self.ancestry(id).any(|i| i.id == root)
@@ -202,8 +214,7 @@ impl Model {
 
     fn new_image(&mut self, boot: u16, pid: u32, start: u64, origin: Origin) -> ImageId {
         let id = ImageId(self.images.len() as u32);
-        self.images
-            .push(Image::blank(id, boot, pid, start, origin));
+        self.images.push(Image::blank(id, boot, pid, start, origin));
         id
     }
 

@@ -333,7 +333,7 @@ impl<W: Write> Timeline<W> {
         };
         if self.filter.ancestry {
             model
-                .ancestry(id)
+                .process_ancestry(id)
                 .map(|i| i.label())
                 .collect::<Vec<_>>()
                 .join(" < ")
@@ -399,11 +399,7 @@ impl<W: Write> Timeline<W> {
                 o.insert("exec_id".into(), img.exec_id().into());
                 o.insert("process".into(), img.label().into());
                 o.insert("exe".into(), img.exe.display().into());
-                let anc: Vec<String> = model
-                    .ancestry(img.id)
-                    .skip(1)
-                    .map(|i| i.label())
-                    .collect();
+                let anc: Vec<String> = model.ancestry(img.id).skip(1).map(|i| i.label()).collect();
                 o.insert("ancestry".into(), anc.into());
                 if let Some(c) = &img.container {
                     o.insert("container".into(), c.id.clone().into());
@@ -430,7 +426,7 @@ impl<W: Write> Timeline<W> {
         let anc = img
             .map(|i| {
                 model
-                    .ancestry(i.id)
+                    .process_ancestry(i.id)
                     .skip(1)
                     .map(|a| a.label())
                     .collect::<Vec<_>>()

