@@ -53,6 +53,9 @@ pub struct ReplayStats {
 pub struct ReplayOptions {
     /// Show a progress spinner on stderr when it is a terminal.
     pub progress: bool,
+    /// Free finished processes and connections as soon as sinks have seen them (see
+    /// [`Model::set_streaming`]); the returned model then holds live state only.
+    pub streaming: bool,
 }
 
 /// An empty model for the recordings of `set`.
@@ -80,6 +83,7 @@ pub fn replay(
     opts: ReplayOptions,
 ) -> anyhow::Result<(Model, ReplayStats)> {
     let mut model = model_for(set);
+    model.set_streaming(opts.streaming);
     let mut stats = ReplayStats::default();
     let bar = (opts.progress && std::io::stderr().is_terminal()).then(|| {
         let b = ProgressBar::new_spinner();

@@ -162,9 +162,7 @@ fn filters_formats_and_ancestry() {
         .collect();
     assert_eq!(lines.len(), 2, "{t}");
     assert!(
-        lines[1].contains(
-            "cat[16036] < bash[16033] < sh[16032] < python3[16031] < bash[16022]"
-        ),
+        lines[1].contains("cat[16036] < bash[16033] < sh[16032] < python3[16031] < bash[16022]"),
         "{t}"
     );
 

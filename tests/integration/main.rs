@@ -5,4 +5,5 @@ mod damage;
 mod fixtures;
 mod recorded;
 mod roundtrip;
+mod streaming;
 mod util;

@@ -48,11 +48,20 @@ const LIBS: &[&str] = &[
     "/usr/lib/x86_64-linux-gnu/libssl.so.3",
 ];
 const EXES: &[(&str, &[&str])] = &[
-    ("/usr/bin/cc", &["cc", "-O2", "-c", "main.c", "-o", "obj/main.o"]),
+    (
+        "/usr/bin/cc",
+        &["cc", "-O2", "-c", "main.c", "-o", "obj/main.o"],
+    ),
     ("/bin/sh", &["sh", "-c", "make -j2 all"]),
     ("/usr/bin/git", &["git", "status", "--porcelain"]),
-    ("/usr/bin/curl", &["curl", "-sSL", "http://svc.internal:8080/health"]),
-    ("/usr/bin/python3", &["python3", "-m", "pip", "install", "-r", "req.txt"]),
+    (
+        "/usr/bin/curl",
+        &["curl", "-sSL", "http://svc.internal:8080/health"],
+    ),
+    (
+        "/usr/bin/python3",
+        &["python3", "-m", "pip", "install", "-r", "req.txt"],
+    ),
 ];
 
 fn lo(last: u8, port: u16) -> SocketAddr {
@@ -95,27 +104,53 @@ pub fn write(path: &Path, events: u64, segment_events: u64) -> Result<Vec<PathBu
     let mut ts = b.start_ns() + 1_000_000_000;
     let mut next_pid = 10_000u32;
     let mut open_conns: Vec<(u32, Sock)> = Vec::new();
+    let mut depth: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
     let mut n = 0u64;
     while n < events {
-        ts += 200 + r.below(1_800);
+        // About 1 k events/s on average (5 M events span some 80 minutes).
+        ts += 200_000 + r.below(1_600_000);
         let pid = live[r.below(live.len() as u64) as usize];
         let pick = r.below(1000);
         match pick {
-            0..=9 => {
+            // Services fork helpers, helpers fork tools, tools rarely go deeper: the
+            // tree stays shallow as on real hosts.
+            0..=9 if depth.get(&pid).copied().unwrap_or(0) < 3 => {
                 let child = next_pid;
-                next_pid = if next_pid >= 4_000_000 { 10_000 } else { next_pid + 1 };
+                depth.insert(child, depth.get(&pid).copied().unwrap_or(0) + 1);
+                next_pid = if next_pid >= 4_000_000 {
+                    10_000
+                } else {
+                    next_pid + 1
+                };
                 b.fork(ts, pid, child)?;
                 let (exe, argv) = EXES[r.below(EXES.len() as u64) as usize];
-                b.exec(ts + 50_000, child, pid, exe, argv)?;
+                b.exec(ts + 5_000, child, pid, exe, argv)?;
                 live.push(child);
                 n += 2;
             }
             10..=19 if live.len() > 150 => {
                 let i = r.below(live.len() as u64) as usize;
                 let victim = live.swap_remove(i);
+                depth.remove(&victim);
                 b.exit(ts, victim, (r.below(3)) as u8)?;
-                open_conns.retain(|(p, _)| *p != victim);
                 n += 1;
+                // The kernel closes the sockets of a process that exits.
+                let mut k = 0;
+                while k < open_conns.len() {
+                    if open_conns[k].0 == victim {
+                        let (_, sock) = open_conns.swap_remove(k);
+                        let c = wire::SockClose {
+                            sock,
+                            bytes_sent: 90,
+                            bytes_received: 0,
+                            duration_ns: 1_000_000,
+                        };
+                        b.event(ts + 1_000, victim, EventKind::SockClose(c))?;
+                        n += 1;
+                    } else {
+                        k += 1;
+                    }
+                }
             }
             10..=559 => {
                 let path = PATHS[r.below(PATHS.len() as u64) as usize];
@@ -144,7 +179,11 @@ pub fn write(path: &Path, events: u64, segment_events: u64) -> Result<Vec<PathBu
             }
             680..=759 => {
                 let svc = 1 + r.below(20) as u8;
-                let sock = Sock::tcp(r.next(), lo(1, 40_000 + r.below(20_000) as u16), lo(svc, 8080));
+                let sock = Sock::tcp(
+                    r.next(),
+                    lo(1, 40_000 + r.below(20_000) as u16),
+                    lo(svc, 8080),
+                );
                 b.event(
                     ts,
                     pid,

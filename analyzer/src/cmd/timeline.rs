@@ -161,6 +161,7 @@ pub fn write(args: &Args, out: &mut impl Write) -> anyhow::Result<Outcome> {
         sinks,
         ReplayOptions {
             progress: !args.quiet,
+            streaming: true,
         },
     )?;
     Ok(stats.outcome.unwrap_or(Outcome::Clean))

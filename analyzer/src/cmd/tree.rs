@@ -288,6 +288,7 @@ pub fn write(args: &Args, out: &mut impl Write) -> anyhow::Result<Outcome> {
         &mut [],
         ReplayOptions {
             progress: !args.quiet,
+            streaming: false,
         },
     )?;
     let anchors: Vec<_> = set.recordings.iter().map(|r| r.anchor).collect();

@@ -6,10 +6,12 @@
 //! to, so that sinks can write it out without keeping events themselves. Memory grows
 //! with the number of processes and connections, never with the number of events.
 
+pub mod arena;
 pub mod net;
 pub mod process;
 pub mod proto;
 
+use arena::Arena;
 use net::{Conn, ConnId, Direction, Listener};
 use process::{Creds, End, Image, ImageId, Origin};
 use proto::{DnsMsg, HttpMsg, TlsHello};
@@ -90,10 +92,11 @@ pub struct Model {
     pub boots: Vec<Boot>,
     /// Recording index -> boot index.
     pub recording_boot: Vec<u16>,
-    /// Every image, in creation order.
-    pub images: Vec<Image>,
-    /// Every connection and UDP flow, in creation order.
-    pub conns: Vec<Conn>,
+    /// Every image, in creation order (in a streaming replay, only those still needed).
+    pub images: Arena<Image>,
+    /// Every connection and UDP flow, in creation order (in a streaming replay, only
+    /// open ones).
+    pub conns: Arena<Conn>,
     /// Listening sockets.
     pub listeners: Vec<Listener>,
     /// Loss windows.
@@ -105,7 +108,23 @@ pub struct Model {
     dns: HashMap<(u16, IpAddr), String>,
     orphans: Vec<(ImageId, u32)>,
     in_snapshot: bool,
+    /// Streaming: free exited images nothing refers to and closed connections.
+    streaming: bool,
+    /// Per image: children images and connections that refer to it.
+    refs: Vec<u32>,
+    /// Closed connections to free before the next event (sinks have seen the close).
+    doomed: Vec<ConnId>,
+    /// Exited images, freed once no event can still be theirs.
+    exited: std::collections::VecDeque<(ImageId, u64)>,
+    applied: u64,
+    last_ts: u64,
 }
+
+/// UDP flows have no close record: a streaming replay forgets one idle this long.
+const FLOW_IDLE_NS: u64 = 30_000_000_000;
+/// Records of a process can follow its exit record (a socket closed by the exit, records
+/// from other CPUs): a streaming replay keeps an exited image this long.
+const EXIT_GRACE_NS: u64 = 10_000_000_000;
 
 impl Model {
     /// An empty model for these recordings: `(boot id, hostname, init namespaces)` each.
@@ -138,6 +157,18 @@ impl Model {
         &self.conns[id.idx()]
     }
 
+    /// A connection, unless a streaming replay has already freed it (a peer that closed).
+    pub fn try_conn(&self, id: ConnId) -> Option<&Conn> {
+        self.conns.get(id.idx())
+    }
+
+    /// Streaming mode: exited processes that nothing refers to and closed connections
+    /// are freed once sinks have seen their last event, so memory follows live state.
+    /// Outputs that need the whole model at the end (tree, SQLite, graph) must not set it.
+    pub fn set_streaming(&mut self, on: bool) {
+        self.streaming = on;
+    }
+
     /// The image and its ancestors, nearest first (exec chain and forks alike).
     pub fn ancestry(&self, id: ImageId) -> impl Iterator<Item = &Image> {
         let mut next = Some(id);
@@ -149,7 +180,7 @@ impl Model {
             if steps > self.images.len() {
                 return None;
             }
-            let img = &self.images[cur.idx()];
+            let img = self.images.get(cur.idx())?;
             next = img.parent;
             Some(img)
         })
@@ -215,7 +246,107 @@ impl Model {
     fn new_image(&mut self, boot: u16, pid: u32, start: u64, origin: Origin) -> ImageId {
         let id = ImageId(self.images.len() as u32);
         self.images.push(Image::blank(id, boot, pid, start, origin));
+        self.refs.push(0);
         id
+    }
+
+    /// Links `id` to its parent image, counting the reference (streaming eviction).
+    fn set_parent(&mut self, id: ImageId, parent: Option<ImageId>) {
+        if let Some(old) = self.images[id.idx()].parent {
+            self.refs[old.idx()] = self.refs[old.idx()].saturating_sub(1);
+        }
+        self.images[id.idx()].parent = parent;
+        if let Some(p) = parent {
+            self.refs[p.idx()] += 1;
+        }
+    }
+
+    /// Frees what the previous event finished (sinks have seen it), and in streaming
+    /// mode UDP flows idle for long.
+    fn collect(&mut self, now: u64) {
+        while let Some(c) = self.doomed.pop() {
+            self.evict_conn(c);
+        }
+        while let Some(&(id, at)) = self.exited.front() {
+            if at.saturating_add(EXIT_GRACE_NS) >= now {
+                break;
+            }
+            self.exited.pop_front();
+            self.evict_image(id);
+        }
+        self.applied += 1;
+        if self.applied % 65_536 == 0 {
+            let idle: Vec<ConnId> = self
+                .flows
+                .values()
+                .copied()
+                .filter(|c| {
+                    self.conns
+                        .get(c.idx())
+                        .is_some_and(|f| f.end_ns.unwrap_or(f.start_ns) + FLOW_IDLE_NS < now)
+                })
+                .collect();
+            for c in idle {
+                self.evict_conn(c);
+            }
+        }
+    }
+
+    fn evict_conn(&mut self, id: ConnId) {
+        let Some(c) = self.conns.get(id.idx()) else {
+            return;
+        };
+        let (rec, cookie, image, local, remote, dir) =
+            (c.recording, c.cookie, c.image, c.local, c.remote, c.dir);
+        if self.streams.get(&(rec, cookie)) == Some(&id) {
+            self.streams.remove(&(rec, cookie));
+        }
+        if dir == Direction::Datagram {
+            self.flows.remove(&(rec, cookie, remote));
+        }
+        if let (Some(l), Some(r)) = (local, remote) {
+            if self.tuples.get(&(rec, l, r)) == Some(&id) {
+                self.tuples.remove(&(rec, l, r));
+            }
+        }
+        self.conns.evict(id.idx());
+        self.unref(image);
+    }
+
+    fn unref(&mut self, id: ImageId) {
+        let r = &mut self.refs[id.idx()];
+        *r = r.saturating_sub(1);
+        if *r == 0 && self.streaming {
+            if let Some(img) = self.images.get(id.idx()) {
+                let done = match img.end {
+                    Some(End::Exec { .. }) => true,
+                    Some(End::Exit { .. }) => img
+                        .end_ns
+                        .is_some_and(|e| e.saturating_add(EXIT_GRACE_NS) < self.last_ts),
+                    None => false,
+                };
+                if done {
+                    self.evict_image(id);
+                }
+            }
+        }
+    }
+
+    fn evict_image(&mut self, id: ImageId) {
+        let Some(img) = self.images.get(id.idx()) else {
+            return;
+        };
+        if self.refs[id.idx()] > 0 {
+            return;
+        }
+        let (boot, pid, parent) = (img.boot, img.pid, img.parent);
+        if self.current.get(&(boot, pid)) == Some(&id) {
+            self.current.remove(&(boot, pid));
+        }
+        self.images.evict(id.idx());
+        if let Some(p) = parent {
+            self.unref(p);
+        }
     }
 
     /// The image doing something now; an unknown one is created on first sight.
@@ -230,6 +361,10 @@ impl Model {
 
     /// Applies one event (in time order) from recording `rec`.
     pub fn apply(&mut self, rec: u16, ev: &Event) -> Attribution {
+        if self.streaming {
+            self.last_ts = self.last_ts.max(ev.ts);
+            self.collect(self.last_ts);
+        }
         let boot = self.recording_boot.get(rec as usize).copied().unwrap_or(0);
         let was_snapshot = self.in_snapshot;
         self.in_snapshot = matches!(ev.kind, EventKind::ProcessSnapshot(_));
@@ -257,6 +392,9 @@ impl Model {
                     core: x.core_dumped(),
                 });
                 at.image = Some(id);
+                if self.streaming {
+                    self.exited.push_back((id, ev.ts));
+                }
             }
             K::Loss(l) => {
                 self.losses.push(LossWindow {
@@ -308,7 +446,7 @@ impl Model {
         fill_from_snapshot(img, p);
         self.current.insert((boot, p.pid), id);
         match self.current.get(&(boot, p.ppid)) {
-            Some(&parent) if parent != id => self.images[id.idx()].parent = Some(parent),
+            Some(&parent) if parent != id => self.set_parent(id, Some(parent)),
             _ if p.ppid != 0 => self.orphans.push((id, p.ppid)),
             _ => {}
         }
@@ -326,7 +464,7 @@ impl Model {
             if let Some(&parent) = self.current.get(&(boot, ppid)) {
                 // Never create a cycle (inconsistent /proc data under pid reuse).
                 if parent != id && !self.descends_from(parent, id) {
-                    self.images[id.idx()].parent = Some(parent);
+                    self.set_parent(id, Some(parent));
                 }
             }
         }
@@ -347,9 +485,9 @@ impl Model {
             self.current.get(&(boot, e.ppid)).copied()
         };
         let id = self.new_image(boot, ev.pid, ev.ts, Origin::Exec);
+        self.set_parent(id, parent);
         {
             let img = &mut self.images[id.idx()];
-            img.parent = parent;
             img.ppid = e.ppid;
             img.proc_start = e.proc_start;
             img.exe = e.filename.clone();
@@ -395,9 +533,9 @@ impl Model {
 
     fn fork(&mut self, boot: u16, parent: ImageId, f: &wire::Fork) -> ImageId {
         let id = self.new_image(boot, f.child_pid, f.child_start, Origin::Fork);
+        self.set_parent(id, Some(parent));
         let p = self.images[parent.idx()].clone();
         let img = &mut self.images[id.idx()];
-        img.parent = Some(parent);
         img.ppid = p.pid;
         img.proc_start = f.child_start;
         img.exe = p.exe;
@@ -458,6 +596,9 @@ impl Model {
                 if conn.failed() {
                     conn.end_ns = Some(ev.ts);
                     self.streams.remove(&(rec, c.sock.cookie));
+                    if self.streaming {
+                        self.doomed.push(cid);
+                    }
                 }
                 at.conn = Some(cid);
             }
@@ -482,6 +623,9 @@ impl Model {
                 conn.bytes_received = c.bytes_received;
                 conn.end_ns = Some(ev.ts);
                 self.streams.remove(&(rec, c.sock.cookie));
+                if self.streaming {
+                    self.doomed.push(cid);
+                }
                 at.conn = Some(cid);
             }
             K::UdpSend(u) | K::UdpRecv(u) => {
@@ -552,6 +696,7 @@ impl Model {
             self.tuples.insert((rec, l, r), id);
         }
         self.conns.push(c);
+        self.refs[image.idx()] += 1;
         self.streams.insert((rec, sock.cookie), id);
         self.images[image.idx()].counts.conns += 1;
         id
@@ -576,6 +721,7 @@ impl Model {
             c.remote_name = self.dns.get(&(boot, r.ip())).cloned();
         }
         self.conns.push(c);
+        self.refs[image.idx()] += 1;
         self.flows.insert(key, id);
         self.images[image.idx()].counts.conns += 1;
         id

@@ -164,7 +164,7 @@ fn tls_words(model: &Model, step: &Step, h: &TlsHello) -> Option<Words> {
                 .map(|b| format!(", {b}-bit key"))
                 .unwrap_or_default();
             let sni = conn
-                .map(|c| tls_summary(c, c.peer.map(|p| model.conn(p))))
+                .map(|c| tls_summary(c, c.peer.and_then(|p| model.try_conn(p))))
                 .and_then(|s| s.sni)
                 .map(|s| format!(" ({})", ByteString::from(s.as_str()).display()))
                 .unwrap_or_default();
