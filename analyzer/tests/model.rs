@@ -332,3 +332,104 @@ fn loss_windows_are_carried_and_shown_inline() {
     assert_eq!(out.lines().count(), 1, "{out}");
     assert!(out.contains("\"type\":\"loss\""), "{out}");
 }
+
+fn dns_packet(id: u16, name: &str, answer: Option<std::net::Ipv4Addr>) -> Vec<u8> {
+    use simple_dns::{rdata::RData, Name, Packet, Question, ResourceRecord, CLASS, QCLASS};
+    let mut p = match answer {
+        Some(_) => Packet::new_reply(id),
+        None => Packet::new_query(id),
+    };
+    p.questions.push(Question::new(
+        Name::new_unchecked(name),
+        simple_dns::TYPE::A.into(),
+        QCLASS::CLASS(CLASS::IN),
+        false,
+    ));
+    if let Some(ip) = answer {
+        p.answers.push(ResourceRecord::new(
+            Name::new_unchecked(name),
+            CLASS::IN,
+            60,
+            RData::A(simple_dns::rdata::A {
+                address: u32::from(ip),
+            }),
+        ));
+    }
+    p.build_bytes_vec().expect("dns bytes")
+}
+
+#[test]
+fn dns_answers_name_the_addresses_contacted_later() {
+    use rewind_schema::wire::{Payload, Sock};
+    let dir = tempfile::tempdir().expect("tmp");
+    let p = dir.path().join("t.zst");
+    let mut b = TraceBuilder::new(&p)
+        .existing(1, 0, "/sbin/init", &["/sbin/init"], 0)
+        .create()
+        .expect("create");
+    let t = b.start_ns() + 1000 * MS;
+    b.fork(t, 1, 70).expect("fork");
+    b.exec(
+        t + MS,
+        70,
+        1,
+        "/usr/bin/curl",
+        &["curl", "http://exfil.example/"],
+    )
+    .expect("exec");
+    let local: std::net::SocketAddr = "127.0.0.1:53000".parse().expect("addr");
+    let resolver: std::net::SocketAddr = "127.0.0.53:53".parse().expect("addr");
+    let udp = Sock::udp(11, local, resolver);
+    let q = wire::Snippet {
+        sock: udp,
+        total_len: 0,
+        flags: 0,
+        data: Payload(dns_packet(9, "exfil.example", None)),
+    };
+    b.event(t + 2 * MS, 70, EventKind::Dns(q)).expect("query");
+    let a = wire::Snippet {
+        sock: udp,
+        total_len: 0,
+        flags: wire::net::SNIPPET_INBOUND,
+        data: Payload(dns_packet(
+            9,
+            "exfil.example",
+            Some("127.0.0.9".parse().expect("ip")),
+        )),
+    };
+    b.event(t + 3 * MS, 70, EventKind::Dns(a)).expect("answer");
+    b.connect(
+        t + 4 * MS,
+        70,
+        12,
+        "127.0.0.1:41000".parse().expect("addr"),
+        "127.0.0.9:443".parse().expect("addr"),
+        0,
+    )
+    .expect("connect");
+    b.exit(t + 9 * MS, 70, 0).expect("exit");
+    b.finish().expect("finish");
+
+    let (m, set) = model_of(&p);
+    let conn = m
+        .conns
+        .iter()
+        .find(|c| c.proto == "tcp")
+        .expect("tcp connection");
+    assert_eq!(conn.remote_name.as_deref(), Some("exfil.example"));
+    let curl = images_of(&m, 70)
+        .into_iter()
+        .find(|i| i.exe.display() == "/usr/bin/curl")
+        .expect("curl");
+    assert_eq!(curl.counts.dns_names, vec!["exfil.example".to_string()]);
+    let tl = timeline_of(&set, false);
+    assert!(
+        tl.contains("DNS query exfil.example A via 127.0.0.53:53"),
+        "{tl}"
+    );
+    assert!(tl.contains("DNS answer exfil.example -> 127.0.0.9"), "{tl}");
+    assert!(
+        tl.contains("connected to exfil.example (127.0.0.9:443) (tcp)"),
+        "{tl}"
+    );
+}

@@ -172,7 +172,9 @@ impl Image {
     /// The program's short name: the last component of exe, else comm.
     pub fn name(&self) -> String {
         let exe = self.exe.as_bytes();
-        if !exe.is_empty() {
+        // A memfd or fd path names nothing ("3"): the task name says more.
+        let anonymous = exe.starts_with(b"/proc/") || exe.starts_with(b"/dev/fd/");
+        if !exe.is_empty() && !(anonymous && !self.comm.is_empty()) {
             let base = exe.rsplit(|&b| b == b'/').next().unwrap_or(exe);
             if !base.is_empty() {
                 return ByteString(base.to_vec()).display();

@@ -558,9 +558,12 @@ pub fn words(model: &Model, step: &Step, anchor: &ClockAnchor) -> Option<Words> 
             if c.ret < 0 {
                 return w(Weight::Normal, format!("capset{}", failed(c.ret)));
             }
+            // Root raising its own effective set is routine; anyone else gaining
+            // capabilities is not.
+            let root = img.is_some_and(|i| i.creds.euid == 0 && i.creds.uid == 0);
             if gained != 0 {
                 w(
-                    Weight::Alert,
+                    if root { Weight::Normal } else { Weight::Alert },
                     format!("gained capabilities {}", names::caps(gained)),
                 )
             } else {
