@@ -218,6 +218,21 @@ fn unknown_processes_are_created_on_first_sight() {
     let t = b.start_ns() + 1000 * MS;
     b.event(t, 4321, open_ev("/etc/passwd")).expect("open");
     b.event(t + MS, 4321, open_ev("/etc/group")).expect("open");
+    let c = wire::Cred {
+        old: wire::Creds {
+            uid: 1000,
+            euid: 1000,
+            ..Default::default()
+        },
+        new: wire::Creds {
+            uid: 1000,
+            euid: 0,
+            ..Default::default()
+        },
+        syscall: 105,
+        ret: 0,
+    };
+    b.event(t + MS + 1, 4321, EventKind::Cred(c)).expect("cred");
     b.exit(t + 2 * MS, 4321, 1).expect("exit");
     b.finish().expect("finish");
 
@@ -227,6 +242,9 @@ fn unknown_processes_are_created_on_first_sight() {
     assert_eq!(imgs[0].origin, Origin::Unknown);
     assert_eq!(imgs[0].counts.files, 2);
     assert_eq!(imgs[0].exit_code(), Some(1));
+    assert_eq!(imgs[0].creds.euid, 0);
+    assert_eq!(imgs[0].cred_history.len(), 1);
+    assert_eq!(imgs[0].cred_history[0].1.euid, 0);
     let tl = timeline_of(&set, false);
     assert!(
         tl.contains("?[4321]") && tl.contains("read /etc/passwd"),

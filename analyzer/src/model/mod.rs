@@ -567,18 +567,23 @@ impl Model {
             }
             K::Cred(c) => {
                 if c.ret == 0 {
-                    let cr = &mut self.images[id.idx()].creds;
+                    let img = &mut self.images[id.idx()];
+                    let cr = &mut img.creds;
                     cr.uid = c.new.uid;
                     cr.euid = c.new.euid;
                     cr.gid = c.new.gid;
                     cr.egid = c.new.egid;
+                    let now = *cr;
+                    img.cred_history.push((ev.ts, now));
                 }
             }
             K::Capset(c) => {
                 if c.ret == 0 {
-                    let cr = &mut self.images[id.idx()].creds;
-                    cr.cap_eff = c.new_eff;
-                    cr.cap_prm = c.new_prm;
+                    let img = &mut self.images[id.idx()];
+                    img.creds.cap_eff = c.new_eff;
+                    img.creds.cap_prm = c.new_prm;
+                    let now = img.creds;
+                    img.cred_history.push((ev.ts, now));
                 }
             }
             K::Namespace(n) => {

@@ -141,6 +141,9 @@ pub struct Image {
     pub end: Option<End>,
     /// Activity counts.
     pub counts: Counts,
+    /// Credentials after each successful change (set*id, capset), with its boot ns; the
+    /// credentials at the image's start are in `creds` until the first change.
+    pub cred_history: Vec<(u64, Creds)>,
 }
 
 /// Per-image activity counts (for `tree` and summaries).
@@ -254,6 +257,7 @@ impl Image {
             end_ns: None,
             end: None,
             counts: Counts::default(),
+            cred_history: Vec::new(),
         }
     }
 }
