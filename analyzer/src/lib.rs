@@ -4,6 +4,7 @@
 pub mod cmd;
 pub mod describe;
 pub mod exit;
+pub mod graph;
 pub mod model;
 pub mod names;
 pub mod replay;

@@ -28,6 +28,8 @@ enum Command {
     Dump(cmd::dump::Args),
     /// The story: one line per event, in words, in time order.
     Timeline(cmd::timeline::Args),
+    /// The process-network graph (processes, files, endpoints, DNS names) as DOT or JSON.
+    Graph(cmd::graph::Args),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +38,7 @@ fn main() -> ExitCode {
         Command::Info(a) => cmd::info::run(&a),
         Command::Dump(a) => cmd::dump::run(&a),
         Command::Timeline(a) => cmd::timeline::run(&a),
+        Command::Graph(a) => cmd::graph::run(&a),
     };
     rewind_analyzer::exit::finish(res)
 }

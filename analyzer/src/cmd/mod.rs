@@ -1,6 +1,7 @@
 //! One module per subcommand, each with an `Args` (clap) and a `run` entry.
 
 pub mod dump;
+pub mod graph;
 pub mod info;
 pub mod timeline;
 

@@ -112,7 +112,10 @@ fn open_words(o: &wire::Open) -> Option<Words> {
             0 => "read",
             _ => "write",
         };
-        return w(weight, format!("tried to {verb} {path}{extra}{}", failed(o.ret)));
+        return w(
+            weight,
+            format!("tried to {verb} {path}{extra}{}", failed(o.ret)),
+        );
     }
     let is_dir = o.mode & 0o170000 == 0o040000;
     if is_dir && acc == 0 {
@@ -152,7 +155,10 @@ fn tls_words(model: &Model, step: &Step, h: &TlsHello) -> Option<Words> {
                 .map(String::from)
                 .collect();
             if *version < 0x0303 {
-                weak.insert(0, format!("{} is obsolete", proto::tls_version_name(*version)));
+                weak.insert(
+                    0,
+                    format!("{} is obsolete", proto::tls_version_name(*version)),
+                );
             }
             let bits = proto::cipher_key_bits(*cipher)
                 .map(|b| format!(", {b}-bit key"))
@@ -296,15 +302,17 @@ pub fn words(model: &Model, step: &Step, anchor: &ClockAnchor) -> Option<Words> 
             text.push_str(&format!("  ({})", notes.join(", ")));
             w(weight, text)
         }
-        K::Fork(f) => w(
-            Weight::Routine,
-            format!("forked child {}", f.child_pid),
-        ),
+        K::Fork(f) => w(Weight::Routine, format!("forked child {}", f.child_pid)),
         K::Exit(x) => {
             let img = img?;
             let dur = img
                 .end_ns
-                .map(|e| format!(" after {}", timefmt::duration(e.saturating_sub(img.start_ns))))
+                .map(|e| {
+                    format!(
+                        " after {}",
+                        timefmt::duration(e.saturating_sub(img.start_ns))
+                    )
+                })
                 .unwrap_or_default();
             match (x.code(), x.signal()) {
                 (Some(c), _) => w(Weight::Normal, format!("exited {c}{dur}")),
@@ -313,10 +321,17 @@ pub fn words(model: &Model, step: &Step, anchor: &ClockAnchor) -> Option<Words> 
                     format!(
                         "killed by {}{}{dur}",
                         names::signal(sig as u32),
-                        if x.core_dumped() { " (core dumped)" } else { "" }
+                        if x.core_dumped() {
+                            " (core dumped)"
+                        } else {
+                            ""
+                        }
                     ),
                 ),
-                _ => w(Weight::Normal, format!("exited (status {:#x}){dur}", x.status)),
+                _ => w(
+                    Weight::Normal,
+                    format!("exited (status {:#x}){dur}", x.status),
+                ),
             }
         }
         K::Open(o) => open_words(o),
@@ -331,7 +346,11 @@ pub fn words(model: &Model, step: &Step, anchor: &ClockAnchor) -> Option<Words> 
                 "renamed {} to {}{}",
                 p(&r.old),
                 p(&r.new),
-                if r.ret < 0 { failed(r.ret) } else { String::new() }
+                if r.ret < 0 {
+                    failed(r.ret)
+                } else {
+                    String::new()
+                }
             ),
         ),
         K::Chmod(c) => {
@@ -341,7 +360,11 @@ pub fn words(model: &Model, step: &Step, anchor: &ClockAnchor) -> Option<Words> 
                 c.mode & 0o7777,
                 p(&c.path),
                 if setid { " (sets setuid/setgid)" } else { "" },
-                if c.ret < 0 { failed(c.ret) } else { String::new() }
+                if c.ret < 0 {
+                    failed(c.ret)
+                } else {
+                    String::new()
+                }
             );
             w(if setid { Weight::Alert } else { Weight::Normal }, text)
         }
@@ -352,7 +375,11 @@ pub fn words(model: &Model, step: &Step, anchor: &ClockAnchor) -> Option<Words> 
                 c.uid as i32,
                 c.gid as i32,
                 p(&c.path),
-                if c.ret < 0 { failed(c.ret) } else { String::new() }
+                if c.ret < 0 {
+                    failed(c.ret)
+                } else {
+                    String::new()
+                }
             ),
         ),
         K::Connect(c) => {
@@ -367,7 +394,10 @@ pub fn words(model: &Model, step: &Step, anchor: &ClockAnchor) -> Option<Words> 
                 } else {
                     Weight::Net
                 };
-                return w(weight, format!("connect to {to} ({proto}){}", failed(c.ret)));
+                return w(
+                    weight,
+                    format!("connect to {to} ({proto}){}", failed(c.ret)),
+                );
             }
             w(Weight::Net, format!("connected to {to} ({proto})"))
         }
@@ -536,7 +566,10 @@ pub fn words(model: &Model, step: &Step, anchor: &ClockAnchor) -> Option<Words> 
             } else {
                 w(
                     Weight::Normal,
-                    format!("dropped capabilities {}", names::caps(c.old_eff & !c.new_eff)),
+                    format!(
+                        "dropped capabilities {}",
+                        names::caps(c.old_eff & !c.new_eff)
+                    ),
                 )
             }
         }
@@ -549,7 +582,11 @@ pub fn words(model: &Model, step: &Step, anchor: &ClockAnchor) -> Option<Words> 
             let text = format!(
                 "{op} namespaces {}{}",
                 names::ns_flags(n.flags),
-                if n.ret < 0 { failed(n.ret) } else { String::new() }
+                if n.ret < 0 {
+                    failed(n.ret)
+                } else {
+                    String::new()
+                }
             );
             w(Weight::Alert, text)
         }
@@ -560,7 +597,11 @@ pub fn words(model: &Model, step: &Step, anchor: &ClockAnchor) -> Option<Words> 
                 p(&m.source),
                 p(&m.target),
                 p(&m.fstype),
-                if m.ret < 0 { failed(m.ret) } else { String::new() }
+                if m.ret < 0 {
+                    failed(m.ret)
+                } else {
+                    String::new()
+                }
             ),
         ),
         K::Umount(u) => w(
@@ -568,7 +609,11 @@ pub fn words(model: &Model, step: &Step, anchor: &ClockAnchor) -> Option<Words> 
             format!(
                 "unmounted {}{}",
                 p(&u.target),
-                if u.ret < 0 { failed(u.ret) } else { String::new() }
+                if u.ret < 0 {
+                    failed(u.ret)
+                } else {
+                    String::new()
+                }
             ),
         ),
         K::Ptrace(t) => w(
@@ -577,7 +622,11 @@ pub fn words(model: &Model, step: &Step, anchor: &ClockAnchor) -> Option<Words> 
                 "ptrace {} pid {}{}",
                 names::ptrace_request(t.request),
                 t.target,
-                if t.ret < 0 { failed(t.ret) } else { String::new() }
+                if t.ret < 0 {
+                    failed(t.ret)
+                } else {
+                    String::new()
+                }
             ),
         ),
         K::ModuleLoad(m) => w(
@@ -585,7 +634,11 @@ pub fn words(model: &Model, step: &Step, anchor: &ClockAnchor) -> Option<Words> 
             format!(
                 "loaded kernel module {}{}",
                 p(&m.name),
-                if m.ret < 0 { failed(m.ret) } else { String::new() }
+                if m.ret < 0 {
+                    failed(m.ret)
+                } else {
+                    String::new()
+                }
             ),
         ),
         K::BpfLoad(b) => w(
@@ -595,7 +648,11 @@ pub fn words(model: &Model, step: &Step, anchor: &ClockAnchor) -> Option<Words> 
                 b.prog_name.display(),
                 names::bpf_prog_type(b.prog_type),
                 b.insn_cnt,
-                if b.ret < 0 { failed(b.ret) } else { String::new() }
+                if b.ret < 0 {
+                    failed(b.ret)
+                } else {
+                    String::new()
+                }
             ),
         ),
         K::Memfd(m) => w(
@@ -603,7 +660,11 @@ pub fn words(model: &Model, step: &Step, anchor: &ClockAnchor) -> Option<Words> 
             format!(
                 "created in-memory file (memfd) {:?}{}",
                 p(&m.name),
-                if m.ret < 0 { failed(m.ret) } else { String::new() }
+                if m.ret < 0 {
+                    failed(m.ret)
+                } else {
+                    String::new()
+                }
             ),
         ),
         K::Signal(s) => {
@@ -621,7 +682,11 @@ pub fn words(model: &Model, step: &Step, anchor: &ClockAnchor) -> Option<Words> 
                 format!(
                     "sent {} to {target}{}",
                     names::signal(s.sig),
-                    if s.ret < 0 { failed(s.ret) } else { String::new() }
+                    if s.ret < 0 {
+                        failed(s.ret)
+                    } else {
+                        String::new()
+                    }
                 ),
             )
         }
