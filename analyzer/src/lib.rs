@@ -1,6 +1,7 @@
 //! Rewind's analyzer: replays traces (any set of segments) into answers.
 #![deny(missing_docs)]
 
+pub mod analytics;
 pub mod cmd;
 pub mod describe;
 pub mod exit;

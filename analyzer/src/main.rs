@@ -30,6 +30,10 @@ enum Command {
     Timeline(cmd::timeline::Args),
     /// The process-network graph (processes, files, endpoints, DNS names) as DOT or JSON.
     Graph(cmd::graph::Args),
+    /// Events per type over time, top processes, bytes by destination, execs by binary.
+    Stats(cmd::stats::Args),
+    /// The model as Parquet tables partitioned by host and day (Spark, Trino, DuckDB).
+    Export(cmd::export::Args),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +43,8 @@ fn main() -> ExitCode {
         Command::Dump(a) => cmd::dump::run(&a),
         Command::Timeline(a) => cmd::timeline::run(&a),
         Command::Graph(a) => cmd::graph::run(&a),
+        Command::Stats(a) => cmd::stats::run(&a),
+        Command::Export(a) => cmd::export::run(&a),
     };
     rewind_analyzer::exit::finish(res)
 }

@@ -1,8 +1,10 @@
 //! One module per subcommand, each with an `Args` (clap) and a `run` entry.
 
 pub mod dump;
+pub mod export;
 pub mod graph;
 pub mod info;
+pub mod stats;
 pub mod timeline;
 
 use crate::exit::Outcome;
