@@ -300,3 +300,68 @@ fn model_at(trace: &Path) -> (Model, u64) {
     let (m, s) = replay(&set, &mut [], ReplayOptions::default()).expect("replay");
     (m, s.events)
 }
+
+/// Writes a synthetic trace of about 1 M events for timing `stats` and `export` (not a
+/// check): `REWIND_BIG_TRACE=/var/tmp/big.zst cargo test -p rewind-analyzer --test
+/// analytics -- --ignored write_big_trace`. 2,000 processes, each 480 opens over 60
+/// paths, 4 connections to 20 destinations with closes, fork, exec, exit.
+#[test]
+#[ignore]
+fn write_big_trace() {
+    use rewind_schema::builder::TraceBuilder;
+    let Some(path) = std::env::var_os("REWIND_BIG_TRACE") else {
+        eprintln!("skipped: set REWIND_BIG_TRACE=PATH");
+        return;
+    };
+    let mut b = TraceBuilder::new(Path::new(&path))
+        .existing(1, 0, "/sbin/init", &["/sbin/init"], 0)
+        .existing(100, 1, "/usr/sbin/sshd", &["sshd"], 0)
+        .create()
+        .expect("builder");
+    let mut t = b.start_ns();
+    let mut events = 0u64;
+    for p in 0..2_000u32 {
+        let pid = 1_000 + p;
+        t += 1_000;
+        b.fork(t, 100, pid).expect("fork");
+        let exe = format!("/usr/bin/tool{}", p % 37);
+        b.exec(t + 10, pid, 100, &exe, &[&exe, "--run"])
+            .expect("exec");
+        events += 2;
+        for i in 0..480u32 {
+            t += 1_000;
+            let f = format!("/srv/data/{}/file{}", p % 10, i % 60);
+            b.open(t, pid, &f, if i % 7 == 0 { 0o1101 } else { 0 }, 3)
+                .expect("open");
+            events += 1;
+        }
+        for c in 0..4u32 {
+            t += 1_000;
+            let cookie = u64::from(pid) * 8 + u64::from(c);
+            let local: std::net::SocketAddr =
+                format!("10.0.0.2:{}", 30_000 + c).parse().expect("a");
+            let remote: std::net::SocketAddr = format!("198.51.100.{}:443", (p + c) % 20 + 1)
+                .parse()
+                .expect("a");
+            b.connect(t, pid, cookie, local, remote, 0)
+                .expect("connect");
+            b.close(
+                t + 500,
+                pid,
+                cookie,
+                local,
+                remote,
+                1_000 + u64::from(c),
+                50_000,
+                500,
+            )
+            .expect("close");
+            events += 2;
+        }
+        t += 1_000;
+        b.exit(t, pid, 0).expect("exit");
+        events += 1;
+    }
+    b.finish().expect("finish");
+    eprintln!("wrote {events} events to {}", Path::new(&path).display());
+}
