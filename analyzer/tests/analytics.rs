@@ -365,3 +365,55 @@ fn write_big_trace() {
     b.finish().expect("finish");
     eprintln!("wrote {events} events to {}", Path::new(&path).display());
 }
+
+#[test]
+fn loss_is_stated_and_exported() {
+    let s = stats_json(&["fixtures/synthetic/"]);
+    assert_eq!(s["lost_records"], 17);
+    assert_eq!(s["loss_windows"], 1);
+    let txt = ok(&["stats", "-q", "fixtures/synthetic/"]);
+    assert!(txt.contains("lost 17 records"), "{txt}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let o = dir.path().join("pq");
+    ok(&[
+        "export",
+        "-q",
+        "fixtures/synthetic/",
+        "--parquet",
+        o.to_str().expect("utf-8"),
+    ]);
+    let files = parquet_files(&o.join("losses"));
+    assert_eq!(files.len(), 1, "{files:?}");
+    let l = read(&files[0]);
+    let count: Vec<u64> = l
+        .column("count")
+        .expect("count")
+        .u64()
+        .expect("u64")
+        .iter()
+        .map(|v| v.unwrap_or(0))
+        .collect();
+    assert_eq!(count, [17]);
+}
+
+#[test]
+fn an_empty_trace_gives_empty_answers() {
+    use rewind_schema::builder::TraceBuilder;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path().join("empty.zst");
+    TraceBuilder::new(&p)
+        .create()
+        .expect("builder")
+        .finish()
+        .expect("finish");
+    let t = p.to_str().expect("utf-8");
+    let s = stats_json(&[t]);
+    assert_eq!(s["events"], 0);
+    let txt = ok(&["stats", "-q", t]);
+    assert!(txt.contains("(none)"), "{txt}");
+    let o = dir.path().join("pq");
+    ok(&["export", "-q", t, "--parquet", o.to_str().expect("utf-8")]);
+    assert!(parquet_files(&o).is_empty());
+    let g = ok(&["graph", "-q", t]);
+    assert!(g.starts_with("digraph rewind {"), "{g}");
+}

@@ -275,3 +275,37 @@ fn dns_names_link_processes_to_endpoints() {
     let e = edge(&g, bash, dropper, "parent").expect("parent edge");
     assert_eq!(e["via"], "spawn");
 }
+
+#[test]
+fn loss_is_stated_and_folded_forks_are_found() {
+    // The synthetic reverse shell has a loss window of 17 records.
+    let g = graph_json(&["fixtures/synthetic/"]);
+    assert_eq!(g["lost_records"], 17);
+    let dot = ok(&["graph", "-q", "fixtures/synthetic/"]);
+    assert!(dot.contains("lost 17 records"), "{dot}");
+    let clean = graph_json(&[REVSHELL]);
+    assert_eq!(clean["lost_records"], 0);
+    // --around an exec id of a fork that was folded into its exec finds the exec'd image.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let trace = dropper_trace(dir.path(), "host-a");
+    let t = trace.to_str().expect("utf-8 path");
+    let tl = ok(&["timeline", "--all", "--json", t]);
+    let fork_line = tl
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["type"] == "fork" && v["pid"] == 500)
+        .expect("fork line");
+    let start = fork_line["event"]["child_start"]
+        .as_u64()
+        .or_else(|| fork_line["child_start"].as_u64())
+        .unwrap_or_else(|| panic!("child_start in {fork_line}"));
+    let fork_id = format!("600@{start}");
+    let sub = graph_json(&["--around", &fork_id, "--depth", "0", t]);
+    let ids: Vec<&str> = nodes(&sub)
+        .iter()
+        .filter_map(|n| n["id"].as_str())
+        .collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert!(ids[0].starts_with("proc:600@"), "{ids:?}");
+    assert_ne!(ids[0], format!("proc:{fork_id}"));
+}

@@ -11,7 +11,14 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// The tables an export writes, in this order.
-pub const TABLES: [&str; 5] = ["events", "processes", "connections", "files", "dns"];
+pub const TABLES: [&str; 6] = [
+    "events",
+    "processes",
+    "connections",
+    "files",
+    "dns",
+    "losses",
+];
 
 /// What one table's export wrote.
 #[derive(Debug, Clone)]
@@ -127,7 +134,14 @@ pub fn write_table(dir: &Path, name: &'static str, df: &DataFrame) -> anyhow::Re
 
 /// Writes every table.
 pub fn write_all(dir: &Path, t: &Tables) -> anyhow::Result<Vec<TableSummary>> {
-    let frames = [&t.events, &t.processes, &t.connections, &t.files, &t.dns];
+    let frames = [
+        &t.events,
+        &t.processes,
+        &t.connections,
+        &t.files,
+        &t.dns,
+        &t.losses,
+    ];
     TABLES
         .iter()
         .zip(frames)

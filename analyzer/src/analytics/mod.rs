@@ -158,6 +158,8 @@ pub struct Tables {
     pub files: DataFrame,
     /// One row per DNS message.
     pub dns: DataFrame,
+    /// One row per loss window (records the recorder dropped).
+    pub losses: DataFrame,
 }
 
 /// `YYYY-MM-DD` (UTC) of a wall-clock ns.
@@ -492,12 +494,52 @@ impl Tables {
                 ds.iter().map(|d| d.answers.clone()).collect::<Vec<_>>(),
             ),
         ])?;
+        // losses
+        let ls = &model.losses;
+        let lstart: Vec<Option<i64>> = ls
+            .iter()
+            .map(|l| wall(anchor_of_rec(l.recording), l.start_ns))
+            .collect();
+        let losses = DataFrame::new_infer_height(vec![
+            col_of(
+                "host",
+                ls.iter()
+                    .map(|l| {
+                        let boot = model.recording_boot.get(l.recording as usize);
+                        host_of_boot(boot.copied().unwrap_or(0))
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+            col_of(
+                "day",
+                lstart
+                    .iter()
+                    .map(|t| t.map(day).unwrap_or_else(|| "unknown".into()))
+                    .collect::<Vec<_>>(),
+            ),
+            col_of(
+                "recording",
+                ls.iter()
+                    .map(|l| u32::from(l.recording))
+                    .collect::<Vec<_>>(),
+            ),
+            col_of("cpu", ls.iter().map(|l| l.cpu).collect::<Vec<_>>()),
+            col_of("count", ls.iter().map(|l| l.count).collect::<Vec<_>>()),
+            datetime("start", lstart.clone())?,
+            datetime(
+                "end",
+                ls.iter()
+                    .map(|l| wall(anchor_of_rec(l.recording), l.end_ns))
+                    .collect(),
+            )?,
+        ])?;
         Ok(Tables {
             events,
             processes,
             connections,
             files,
             dns,
+            losses,
         })
     }
 }

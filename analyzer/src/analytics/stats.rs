@@ -111,6 +111,10 @@ pub struct Stats {
     pub last: Option<String>,
     /// Bucket size in ns.
     pub bucket_ns: u64,
+    /// Records the recorder lost (every count here is then a lower bound).
+    pub lost_records: u64,
+    /// Loss windows.
+    pub loss_windows: u64,
     /// Events per type per bucket (only non-zero cells), by bucket then type.
     pub events_per_type: Vec<BucketCount>,
     /// Events per type over everything, most first.
@@ -304,6 +308,8 @@ pub fn compute(
         first: first.map(|t| timefmt::wall(t as i128)),
         last: last.map(|t| timefmt::wall(t as i128)),
         bucket_ns: bucket,
+        lost_records: model.losses.iter().map(|l| l.count).sum(),
+        loss_windows: model.losses.len() as u64,
         events_per_type,
         type_totals,
         top_processes,
@@ -383,6 +389,13 @@ pub fn write_text(s: &Stats, out: &mut impl Write) -> std::io::Result<()> {
         s.last.as_deref().unwrap_or("-"),
         timefmt::duration(s.bucket_ns)
     )?;
+    if s.lost_records > 0 {
+        writeln!(
+            out,
+            "# warning: the recorder lost {} records in {} window(s); counts are lower bounds",
+            s.lost_records, s.loss_windows
+        )?;
+    }
     writeln!(out)?;
     // Events per type over time: one row per bucket, one column per type (types in
     // descending total order, so the busiest come first).

@@ -12,7 +12,7 @@ pub struct Args {
     /// The traces to read.
     #[command(flatten)]
     pub input: super::Inputs,
-    /// Write Parquet tables (events, processes, connections, files, dns) under DIR, as
+    /// Write Parquet tables (events, processes, connections, files, dns, losses) under DIR, as
     /// DIR/<table>/host=<host>/day=<YYYY-MM-DD>/part-0.parquet.
     #[arg(long, value_name = "DIR", required = true)]
     pub parquet: PathBuf,

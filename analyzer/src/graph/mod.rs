@@ -200,6 +200,10 @@ pub struct ProcessGraph {
     /// The petgraph graph.
     pub graph: StableGraph<Node, Edge>,
     index: HashMap<String, NodeIndex>,
+    /// Image index -> its node (a folded fork maps to the image it exec'd).
+    images: Vec<Option<NodeIndex>>,
+    /// Records the recorder lost (loss windows in the trace): the graph may miss edges.
+    pub lost_records: u64,
     edges: HashMap<(NodeIndex, NodeIndex, EdgeKind), petgraph::stable_graph::EdgeIndex>,
 }
 
@@ -207,6 +211,11 @@ impl ProcessGraph {
     /// The node with this id.
     pub fn node(&self, id: &str) -> Option<NodeIndex> {
         self.index.get(id).copied()
+    }
+
+    /// The node drawing this image (a fork that only exec'd is drawn as what it exec'd).
+    pub fn image_node(&self, id: ImageId) -> Option<NodeIndex> {
+        self.images.get(id.idx()).copied().flatten()
     }
 
     /// Node indices sorted by id: the order every output uses.
@@ -262,15 +271,11 @@ impl ProcessGraph {
     /// shared by unrelated processes (`/etc/passwd`, `/usr/bin/bash`). `None` when no
     /// process matches.
     pub fn around(&self, model: &Model, sel: &ProcSel, depth: u32) -> Option<ProcessGraph> {
-        let seeds: Vec<NodeIndex> = self
-            .sorted_nodes()
-            .into_iter()
-            .filter(|&n| {
-                self.graph[n]
-                    .process
-                    .as_ref()
-                    .is_some_and(|p| sel.matches(model, p.image))
-            })
+        let seeds: BTreeSet<NodeIndex> = model
+            .images
+            .iter()
+            .filter(|i| sel.matches(model, i.id))
+            .filter_map(|i| self.image_node(i.id))
             .collect();
         if seeds.is_empty() {
             return None;
@@ -291,7 +296,10 @@ impl ProcessGraph {
                 }
             }
         }
-        let mut sub = ProcessGraph::default();
+        let mut sub = ProcessGraph {
+            lost_records: self.lost_records,
+            ..Default::default()
+        };
         let mut map = HashMap::new();
         for n in self.sorted_nodes() {
             if keep.contains(&n) {
@@ -303,6 +311,11 @@ impl ProcessGraph {
                 *sub.edge(x, y, e.kind) = e.clone();
             }
         }
+        sub.images = self
+            .images
+            .iter()
+            .map(|n| n.and_then(|n| map.get(&n).copied()))
+            .collect();
         Some(sub)
     }
 }
@@ -566,6 +579,8 @@ impl GraphBuilder {
                 }
             }
         }
+        g.images = model.images.iter().map(|i| node_of(i.id)).collect();
+        g.lost_records = model.losses.iter().map(|l| l.count).sum();
     }
 }
 

@@ -114,6 +114,14 @@ pub fn write_dot(g: &ProcessGraph, out: &mut impl Write) -> std::io::Result<()> 
     writeln!(out, "  graph [rankdir=LR, fontname=\"Helvetica\"];")?;
     writeln!(out, "  node [fontname=\"Helvetica\", fontsize=10];")?;
     writeln!(out, "  edge [fontname=\"Helvetica\", fontsize=9];")?;
+    if g.lost_records > 0 {
+        // Loss is data: a drawing from a lossy trace says so.
+        writeln!(
+            out,
+            "  label=\"warning: the recorder lost {} records; edges may be missing\"; labelloc=t;",
+            g.lost_records
+        )?;
+    }
     let nodes = g.sorted_nodes();
     let mut name = HashMap::with_capacity(nodes.len());
     for (i, &n) in nodes.iter().enumerate() {
@@ -192,8 +200,8 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
-/// Writes the graph as one JSON document: `{"nodes": [...], "edges": [...]}`; edges name
-/// their ends by node id.
+/// Writes the graph as one JSON document: `{"lost_records": N, "nodes": [...], "edges":
+/// [...]}`; edges name their ends by node id.
 pub fn write_json(g: &ProcessGraph, out: &mut impl Write) -> anyhow::Result<()> {
     let nodes: Vec<JsonNode> = g
         .sorted_nodes()
@@ -230,10 +238,16 @@ pub fn write_json(g: &ProcessGraph, out: &mut impl Write) -> anyhow::Result<()> 
         .collect();
     #[derive(Serialize)]
     struct Doc<'a> {
+        lost_records: u64,
         nodes: Vec<JsonNode<'a>>,
         edges: Vec<JsonEdge<'a>>,
     }
-    serde_json::to_writer_pretty(&mut *out, &Doc { nodes, edges })?;
+    let doc = Doc {
+        lost_records: g.lost_records,
+        nodes,
+        edges,
+    };
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
     writeln!(out)?;
     Ok(())
 }
