@@ -417,3 +417,47 @@ fn an_empty_trace_gives_empty_answers() {
     let g = ok(&["graph", "-q", t]);
     assert!(g.starts_with("digraph rewind {"), "{g}");
 }
+
+#[test]
+fn several_hosts_export_to_their_own_partitions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let a = dropper_trace_on(dir.path(), "host-a", 3);
+    let b = dropper_trace_on(dir.path(), "host-b", 4);
+    let (a, b) = (a.to_str().expect("utf-8"), b.to_str().expect("utf-8"));
+    let o = dir.path().join("pq");
+    ok(&[
+        "export",
+        "-q",
+        a,
+        b,
+        "--parquet",
+        o.to_str().expect("utf-8"),
+    ]);
+    let procs = parquet_files(&o.join("processes"));
+    let rel: Vec<String> = procs
+        .iter()
+        .filter_map(|p| p.strip_prefix(&o).ok())
+        .map(|p| p.display().to_string())
+        .collect();
+    assert_eq!(
+        rel,
+        [
+            "processes/host=host-a/day=2026-01-15/part-0.parquet",
+            "processes/host=host-a/day=2026-01-16/part-0.parquet",
+            "processes/host=host-b/day=2026-01-15/part-0.parquet",
+            "processes/host=host-b/day=2026-01-16/part-0.parquet",
+        ]
+    );
+    // Stats merge the hosts: both droppers' uploads go to one destination.
+    let s = stats_json(&[a, b]);
+    let row = s["bytes_by_destination"]
+        .as_array()
+        .and_then(|r| {
+            r.iter()
+                .find(|r| r["destination"] == format!("{C2_NAME} ({C2_ADDR})"))
+        })
+        .cloned()
+        .unwrap_or_else(|| panic!("{s:#}"));
+    assert_eq!(row["connections"], 2);
+    assert_eq!(row["bytes_total"], 2 * 2100);
+}

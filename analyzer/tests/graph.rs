@@ -309,3 +309,45 @@ fn loss_is_stated_and_folded_forks_are_found() {
     assert!(ids[0].starts_with("proc:600@"), "{ids:?}");
     assert_ne!(ids[0], format!("proc:{fork_id}"));
 }
+
+#[test]
+fn several_hosts_keep_host_local_things_apart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let a = dropper_trace_on(dir.path(), "host-a", 3);
+    let b = dropper_trace_on(dir.path(), "host-b", 4);
+    let g = graph_json(&[a.to_str().expect("utf-8"), b.to_str().expect("utf-8")]);
+    let ids: Vec<&str> = nodes(&g).iter().filter_map(|n| n["id"].as_str()).collect();
+    // Files and executables are per host...
+    for h in ["host-a", "host-b"] {
+        assert!(
+            ids.contains(&format!("exe:{h}:/usr/bin/id").as_str()),
+            "{ids:?}"
+        );
+        assert!(
+            ids.iter()
+                .any(|i| i.starts_with(&format!("file:{h}:/tmp/a"))),
+            "{ids:?}"
+        );
+    }
+    // ...routable endpoints (the resolver on the shared network, the C2) and DNS names
+    // are one node that both hosts reach; only loopback and link-local are per host.
+    assert!(ids.contains(&"ep:10.0.0.53:53"), "{ids:?}");
+    let ep = format!("ep:{C2_ADDR}");
+    let into: Vec<&Value> = edges(&g)
+        .iter()
+        .filter(|e| e["target"] == ep.as_str() && e["kind"] == "connected")
+        .collect();
+    assert_eq!(into.len(), 2, "{into:#?}");
+    assert_eq!(
+        ids.iter()
+            .filter(|i| **i == format!("dns:{C2_NAME}"))
+            .count(),
+        1
+    );
+    // Process ids carry the boot, so the two pid-600 droppers stay apart.
+    let droppers = nodes(&g)
+        .iter()
+        .filter(|n| n["process"]["pid"] == 600)
+        .count();
+    assert_eq!(droppers, 2);
+}

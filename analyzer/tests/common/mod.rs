@@ -88,16 +88,23 @@ fn dns_packet(reply: bool) -> Vec<u8> {
 /// c2.example, uploads to it (100 B sent, 2000 B received); 16 hours later (the next
 /// UTC day) the shell runs `id`. Hostname: `host`.
 pub fn dropper_trace(dir: &Path, host: &str) -> PathBuf {
-    let path = dir.join("dropper.zst");
+    dropper_trace_on(dir, host, 2)
+}
+
+/// [`dropper_trace`] as recording number `n` (its own boot id and trace id), written to
+/// `dir/dropper-N.zst`, so several hosts can be merged.
+pub fn dropper_trace_on(dir: &Path, host: &str, n: u32) -> PathBuf {
+    let path = dir.join(format!("dropper-{n}.zst"));
     let mut b = TraceBuilder::new(&path)
         .host(HostInfo {
             hostname: host.into(),
             machine_id: "0123456789abcdef0123456789abcdef".into(),
             kernel_release: "6.18.0-synthetic".into(),
-            boot_id: "00000000-0000-4000-8000-000000000002".into(),
+            boot_id: format!("00000000-0000-4000-8000-{n:012}"),
             arch: "x86_64".into(),
             init_ns: None,
         })
+        .trace_id(&format!("5e5e5e5e{n:024}"))
         .existing(1, 0, "/sbin/init", &["/sbin/init"], 0)
         .existing(500, 1, "/bin/bash", &["bash"], 0)
         .create()
