@@ -237,7 +237,7 @@ pub fn compute(
         .group_by([col("image")])
         .agg([len().alias("count")])
         .sort_by_exprs(by, opts)
-        .limit(top as IdxSize)
+        .limit(IdxSize::try_from(top).unwrap_or(IdxSize::MAX))
         .collect()?;
     let top_processes = procs
         .column("image")?
@@ -343,7 +343,11 @@ fn table(
         let n = cells.len();
         let mut s = String::new();
         for (i, c) in cells.into_iter().enumerate() {
-            let pad = w[i].saturating_sub(c.chars().count());
+            let pad = w
+                .get(i)
+                .copied()
+                .unwrap_or(0)
+                .saturating_sub(c.chars().count());
             let last = i + 1 == n;
             if numeric.get(i).copied().unwrap_or(false) {
                 s.push_str(&" ".repeat(pad));

@@ -63,7 +63,10 @@ pub fn node_lines(n: &Node) -> Vec<String> {
             facts.push(format!("euid {}", p.euid));
         }
         if let Some(c) = &p.container {
-            facts.push(format!("container {}", &c[..c.len().min(12)]));
+            facts.push(format!(
+                "container {}",
+                c.chars().take(12).collect::<String>()
+            ));
         }
         v.push(facts.join(", "));
     }
