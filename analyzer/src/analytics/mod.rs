@@ -171,6 +171,24 @@ pub fn day(ns: i64) -> String {
     }
 }
 
+/// The distinct days of `times` and, per time, the index of its day: formatting a date
+/// once per day instead of once per row.
+fn day_table(times: impl Iterator<Item = i64>) -> (Vec<String>, Vec<usize>) {
+    let mut days: Vec<(i64, String)> = Vec::new();
+    let mut idx = Vec::new();
+    for t in times {
+        let d = t.div_euclid(86_400_000_000_000);
+        match days.iter().position(|(x, _)| *x == d) {
+            Some(i) => idx.push(i),
+            None => {
+                days.push((d, day(t)));
+                idx.push(days.len() - 1);
+            }
+        }
+    }
+    (days.into_iter().map(|d| d.1).collect(), idx)
+}
+
 fn datetime(name: &str, v: Vec<Option<i64>>) -> PolarsResult<Column> {
     Series::new(name.into(), v)
         .cast(&DataType::Datetime(
@@ -214,24 +232,28 @@ impl Tables {
         };
         let wall = |a: Option<ClockAnchor>, ts: u64| -> Option<i64> { a.map(|a| ns64(a.wall(ts))) };
 
-        // events
+        // events: strings borrowed from small per-recording and per-day tables, so a
+        // million rows cost no million allocations.
         let n = c.len();
-        let mut host = Vec::with_capacity(n);
-        let mut dayv = Vec::with_capacity(n);
+        let rec_host: Vec<String> = model
+            .recording_boot
+            .iter()
+            .map(|&b| host_of_boot(b))
+            .collect();
+        let (days, day_idx) = day_table(c.time.iter().copied());
+        let mut host: Vec<&str> = Vec::with_capacity(n);
+        let mut dayv: Vec<&str> = Vec::with_capacity(n);
         let mut ty = Vec::with_capacity(n);
         let mut exec_id: Vec<Option<&str>> = Vec::with_capacity(n);
         let mut exe: Vec<Option<&str>> = Vec::with_capacity(n);
-        let mut last_day = (i64::MIN, String::new());
         for i in 0..n {
             let rec = c.recording[i] as usize;
-            let boot = model.recording_boot.get(rec).copied().unwrap_or(0);
-            host.push(host_of_boot(boot));
-            // Days change rarely: compute once per second of time.
-            let sec = c.time[i].div_euclid(1_000_000_000);
-            if sec != last_day.0 {
-                last_day = (sec, day(c.time[i]));
-            }
-            dayv.push(last_day.1.clone());
+            host.push(rec_host.get(rec).map(String::as_str).unwrap_or(""));
+            dayv.push(
+                days.get(day_idx[i])
+                    .map(String::as_str)
+                    .unwrap_or("unknown"),
+            );
             ty.push(
                 RecordType::from_u16(c.rtype[i] as u16)
                     .map(|t| t.name())
@@ -425,33 +447,54 @@ impl Tables {
             ),
         ])?;
 
-        // files
+        // files (borrowed strings, as for events)
         let fs = &c.files;
+        let boot_host: Vec<String> = (0..model.boots.len())
+            .map(|b| host_of_boot(b as u16))
+            .collect();
+        let image_host = |i: ImageId| -> &str {
+            model
+                .images
+                .get(i.idx())
+                .and_then(|img| boot_host.get(img.boot as usize))
+                .map(String::as_str)
+                .unwrap_or("")
+        };
+        let (fdays, fday_idx) = day_table(fs.iter().map(|f| f.time));
         let files = DataFrame::new_infer_height(vec![
             col_of(
                 "host",
-                fs.iter()
-                    .map(|f| host_of_image(f.image))
+                fs.iter().map(|f| image_host(f.image)).collect::<Vec<_>>(),
+            ),
+            col_of(
+                "day",
+                fday_idx
+                    .iter()
+                    .map(|&i| fdays.get(i).map(String::as_str).unwrap_or("unknown"))
                     .collect::<Vec<_>>(),
             ),
-            col_of("day", fs.iter().map(|f| day(f.time)).collect::<Vec<_>>()),
             datetime("time", fs.iter().map(|f| Some(f.time)).collect())?,
             col_of(
                 "exec_id",
                 fs.iter()
-                    .map(|f| exec_ids.get(f.image.idx()).cloned().unwrap_or_default())
+                    .map(|f| {
+                        exec_ids
+                            .get(f.image.idx())
+                            .map(String::as_str)
+                            .unwrap_or("")
+                    })
                     .collect::<Vec<_>>(),
             ),
             col_of(
                 "exe",
                 fs.iter()
-                    .map(|f| exes.get(f.image.idx()).cloned().unwrap_or_default())
+                    .map(|f| exes.get(f.image.idx()).map(String::as_str).unwrap_or(""))
                     .collect::<Vec<_>>(),
             ),
             col_of("op", fs.iter().map(|f| f.op).collect::<Vec<_>>()),
             col_of(
                 "path",
-                fs.iter().map(|f| f.path.clone()).collect::<Vec<_>>(),
+                fs.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(),
             ),
             col_of("ret", fs.iter().map(|f| f.ret).collect::<Vec<_>>()),
         ])?;
