@@ -171,6 +171,11 @@ pub fn day(ns: i64) -> String {
     }
 }
 
+/// The string for image index `img` in a per-image table.
+fn image_str(v: &[String], img: Option<u32>) -> Option<&str> {
+    img.and_then(|x| v.get(x as usize)).map(String::as_str)
+}
+
 /// The distinct days of `times` and, per time, the index of its day: formatting a date
 /// once per day instead of once per row.
 fn day_table(times: impl Iterator<Item = i64>) -> (Vec<String>, Vec<usize>) {
@@ -234,35 +239,34 @@ impl Tables {
 
         // events: strings borrowed from small per-recording and per-day tables, so a
         // million rows cost no million allocations.
-        let n = c.len();
         let rec_host: Vec<String> = model
             .recording_boot
             .iter()
             .map(|&b| host_of_boot(b))
             .collect();
         let (days, day_idx) = day_table(c.time.iter().copied());
-        let mut host: Vec<&str> = Vec::with_capacity(n);
-        let mut dayv: Vec<&str> = Vec::with_capacity(n);
-        let mut ty = Vec::with_capacity(n);
-        let mut exec_id: Vec<Option<&str>> = Vec::with_capacity(n);
-        let mut exe: Vec<Option<&str>> = Vec::with_capacity(n);
-        for i in 0..n {
-            let rec = c.recording[i] as usize;
-            host.push(rec_host.get(rec).map(String::as_str).unwrap_or(""));
-            dayv.push(
-                days.get(day_idx[i])
-                    .map(String::as_str)
-                    .unwrap_or("unknown"),
-            );
-            ty.push(
-                RecordType::from_u16(c.rtype[i] as u16)
+        let host: Vec<&str> = c
+            .recording
+            .iter()
+            .map(|&r| rec_host.get(r as usize).map(String::as_str).unwrap_or(""))
+            .collect();
+        let dayv: Vec<&str> = day_idx
+            .iter()
+            .map(|&i| days.get(i).map(String::as_str).unwrap_or("unknown"))
+            .collect();
+        let ty: Vec<&str> = c
+            .rtype
+            .iter()
+            .map(|&t| {
+                u16::try_from(t)
+                    .ok()
+                    .and_then(RecordType::from_u16)
                     .map(|t| t.name())
-                    .unwrap_or("?"),
-            );
-            let img = c.image[i].map(|x| x as usize);
-            exec_id.push(img.and_then(|x| exec_ids.get(x)).map(String::as_str));
-            exe.push(img.and_then(|x| exes.get(x)).map(String::as_str));
-        }
+                    .unwrap_or("?")
+            })
+            .collect();
+        let exec_id: Vec<Option<&str>> = c.image.iter().map(|&i| image_str(&exec_ids, i)).collect();
+        let exe: Vec<Option<&str>> = c.image.iter().map(|&i| image_str(&exes, i)).collect();
         let events = DataFrame::new_infer_height(vec![
             col_of("host", host),
             col_of("day", dayv),
