@@ -32,13 +32,14 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     export::prepare_dir(&args.parquet, args.force)?;
     let mut c = Collector::new(set.recordings.iter().map(|r| r.anchor).collect());
     let sinks: &mut [&mut dyn Sink] = &mut [&mut c];
-    let (model, rs) = replay(
-        &set,
-        sinks,
-        ReplayOptions {
-            progress: !args.quiet,
-        },
-    )?;
+    // Whole-model replay (no streaming): these outputs are built from every process
+    // and connection at the end. The struct grows; keep the defaults for new fields.
+    #[allow(clippy::needless_update)]
+    let opts = ReplayOptions {
+        progress: !args.quiet,
+        ..Default::default()
+    };
+    let (model, rs) = replay(&set, sinks, opts)?;
     let tables = Tables::build(&c, &model)?;
     drop(c);
     let written = export::write_all(&args.parquet, &tables)?;

@@ -57,13 +57,14 @@ pub fn write(args: &Args, out: &mut impl Write) -> anyhow::Result<Outcome> {
         routine_files: args.all,
     });
     let sinks: &mut [&mut dyn Sink] = &mut [&mut gb];
-    let (model, stats) = replay(
-        &set,
-        sinks,
-        ReplayOptions {
-            progress: !args.quiet,
-        },
-    )?;
+    // Whole-model replay (no streaming): these outputs are built from every process
+    // and connection at the end. The struct grows; keep the defaults for new fields.
+    #[allow(clippy::needless_update)]
+    let opts = ReplayOptions {
+        progress: !args.quiet,
+        ..Default::default()
+    };
+    let (model, stats) = replay(&set, sinks, opts)?;
     let full = gb.into_graph();
     let g = match &args.around {
         Some(sel) => full

@@ -60,13 +60,14 @@ pub fn write(args: &Args, out: &mut impl Write) -> anyhow::Result<Outcome> {
     let set = args.input.open()?;
     let mut c = Collector::new(set.recordings.iter().map(|r| r.anchor).collect());
     let sinks: &mut [&mut dyn Sink] = &mut [&mut c];
-    let (model, rs) = replay(
-        &set,
-        sinks,
-        ReplayOptions {
-            progress: !args.quiet,
-        },
-    )?;
+    // Whole-model replay (no streaming): these outputs are built from every process
+    // and connection at the end. The struct grows; keep the defaults for new fields.
+    #[allow(clippy::needless_update)]
+    let opts = ReplayOptions {
+        progress: !args.quiet,
+        ..Default::default()
+    };
+    let (model, rs) = replay(&set, sinks, opts)?;
     let s = stats::compute(&c, &model, args.bucket.0, args.top)?;
     if args.json {
         stats::write_json(&s, out)?;
