@@ -202,7 +202,8 @@ impl Model {
 
     fn new_image(&mut self, boot: u16, pid: u32, start: u64, origin: Origin) -> ImageId {
         let id = ImageId(self.images.len() as u32);
-        self.images.push(Image::blank(id, boot, pid, start, origin));
+        self.images
+            .push(Image::blank(id, boot, pid, start, origin));
         id
     }
 

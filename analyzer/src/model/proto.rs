@@ -401,10 +401,7 @@ mod tests {
     fn cipher_tables() {
         // TLS_RSA_WITH_AES_128_CBC_SHA
         let w = cipher_weaknesses(0x002f);
-        assert!(
-            w.contains(&"no forward secrecy (RSA key exchange)"),
-            "{w:?}"
-        );
+        assert!(w.contains(&"no forward secrecy (RSA key exchange)"), "{w:?}");
         // TLS_AES_128_GCM_SHA256
         assert!(cipher_weaknesses(0x1301).is_empty());
         assert_eq!(cipher_name(0x1301), "TLS_AES_128_GCM_SHA256");

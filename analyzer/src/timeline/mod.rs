@@ -399,7 +399,11 @@ impl<W: Write> Timeline<W> {
                 o.insert("exec_id".into(), img.exec_id().into());
                 o.insert("process".into(), img.label().into());
                 o.insert("exe".into(), img.exe.display().into());
-                let anc: Vec<String> = model.ancestry(img.id).skip(1).map(|i| i.label()).collect();
+                let anc: Vec<String> = model
+                    .ancestry(img.id)
+                    .skip(1)
+                    .map(|i| i.label())
+                    .collect();
                 o.insert("ancestry".into(), anc.into());
                 if let Some(c) = &img.container {
                     o.insert("container".into(), c.id.clone().into());

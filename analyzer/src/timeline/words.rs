@@ -112,10 +112,7 @@ fn open_words(o: &wire::Open) -> Option<Words> {
             0 => "read",
             _ => "write",
         };
-        return w(
-            weight,
-            format!("tried to {verb} {path}{extra}{}", failed(o.ret)),
-        );
+        return w(weight, format!("tried to {verb} {path}{extra}{}", failed(o.ret)));
     }
     let is_dir = o.mode & 0o170000 == 0o040000;
     if is_dir && acc == 0 {
@@ -155,10 +152,7 @@ fn tls_words(model: &Model, step: &Step, h: &TlsHello) -> Option<Words> {
                 .map(String::from)
                 .collect();
             if *version < 0x0303 {
-                weak.insert(
-                    0,
-                    format!("{} is obsolete", proto::tls_version_name(*version)),
-                );
+                weak.insert(0, format!("{} is obsolete", proto::tls_version_name(*version)));
             }
             let bits = proto::cipher_key_bits(*cipher)
                 .map(|b| format!(", {b}-bit key"))
@@ -302,17 +296,15 @@ pub fn words(model: &Model, step: &Step, anchor: &ClockAnchor) -> Option<Words> 
             text.push_str(&format!("  ({})", notes.join(", ")));
             w(weight, text)
         }
-        K::Fork(f) => w(Weight::Routine, format!("forked child {}", f.child_pid)),
+        K::Fork(f) => w(
+            Weight::Routine,
+            format!("forked child {}", f.child_pid),
+        ),
         K::Exit(x) => {
             let img = img?;
             let dur = img
                 .end_ns
-                .map(|e| {
-                    format!(
-                        " after {}",
-                        timefmt::duration(e.saturating_sub(img.start_ns))
-                    )
-                })
+                .map(|e| format!(" after {}", timefmt::duration(e.saturating_sub(img.start_ns))))
                 .unwrap_or_default();
             match (x.code(), x.signal()) {
                 (Some(c), _) => w(Weight::Normal, format!("exited {c}{dur}")),
@@ -321,17 +313,10 @@ pub fn words(model: &Model, step: &Step, anchor: &ClockAnchor) -> Option<Words> 
                     format!(
                         "killed by {}{}{dur}",
                         names::signal(sig as u32),
-                        if x.core_dumped() {
-                            " (core dumped)"
-                        } else {
-                            ""
-                        }
+                        if x.core_dumped() { " (core dumped)" } else { "" }
                     ),
                 ),
-                _ => w(
-                    Weight::Normal,
-                    format!("exited (status {:#x}){dur}", x.status),
-                ),
+                _ => w(Weight::Normal, format!("exited (status {:#x}){dur}", x.status)),
             }
         }
         K::Open(o) => open_words(o),
@@ -346,11 +331,7 @@ pub fn words(model: &Model, step: &Step, anchor: &ClockAnchor) -> Option<Words> 
                 "renamed {} to {}{}",
                 p(&r.old),
                 p(&r.new),
-                if r.ret < 0 {
-                    failed(r.ret)
-                } else {
-                    String::new()
-                }
+                if r.ret < 0 { failed(r.ret) } else { String::new() }
             ),
         ),
         K::Chmod(c) => {
@@ -360,11 +341,7 @@ pub fn words(model: &Model, step: &Step, anchor: &ClockAnchor) -> Option<Words> 
                 c.mode & 0o7777,
                 p(&c.path),
                 if setid { " (sets setuid/setgid)" } else { "" },
-                if c.ret < 0 {
-                    failed(c.ret)
-                } else {
-                    String::new()
-                }
+                if c.ret < 0 { failed(c.ret) } else { String::new() }
             );
             w(if setid { Weight::Alert } else { Weight::Normal }, text)
         }
@@ -375,11 +352,7 @@ pub fn words(model: &Model, step: &Step, anchor: &ClockAnchor) -> Option<Words> 
                 c.uid as i32,
                 c.gid as i32,
                 p(&c.path),
-                if c.ret < 0 {
-                    failed(c.ret)
-                } else {
-                    String::new()
-                }
+                if c.ret < 0 { failed(c.ret) } else { String::new() }
             ),
         ),
         K::Connect(c) => {
@@ -394,10 +367,7 @@ pub fn words(model: &Model, step: &Step, anchor: &ClockAnchor) -> Option<Words> 
                 } else {
                     Weight::Net
                 };
-                return w(
-                    weight,
-                    format!("connect to {to} ({proto}){}", failed(c.ret)),
-                );
+                return w(weight, format!("connect to {to} ({proto}){}", failed(c.ret)));
             }
             w(Weight::Net, format!("connected to {to} ({proto})"))
         }
@@ -566,10 +536,7 @@ pub fn words(model: &Model, step: &Step, anchor: &ClockAnchor) -> Option<Words> 
             } else {
                 w(
                     Weight::Normal,
-                    format!(
-                        "dropped capabilities {}",
-                        names::caps(c.old_eff & !c.new_eff)
-                    ),
+                    format!("dropped capabilities {}", names::caps(c.old_eff & !c.new_eff)),
                 )
             }
         }
@@ -582,11 +549,7 @@ pub fn words(model: &Model, step: &Step, anchor: &ClockAnchor) -> Option<Words> 
             let text = format!(
                 "{op} namespaces {}{}",
                 names::ns_flags(n.flags),
-                if n.ret < 0 {
-                    failed(n.ret)
-                } else {
-                    String::new()
-                }
+                if n.ret < 0 { failed(n.ret) } else { String::new() }
             );
             w(Weight::Alert, text)
         }
@@ -597,11 +560,7 @@ pub fn words(model: &Model, step: &Step, anchor: &ClockAnchor) -> Option<Words> 
                 p(&m.source),
                 p(&m.target),
                 p(&m.fstype),
-                if m.ret < 0 {
-                    failed(m.ret)
-                } else {
-                    String::new()
-                }
+                if m.ret < 0 { failed(m.ret) } else { String::new() }
             ),
         ),
         K::Umount(u) => w(
@@ -609,11 +568,7 @@ pub fn words(model: &Model, step: &Step, anchor: &ClockAnchor) -> Option<Words> 
             format!(
                 "unmounted {}{}",
                 p(&u.target),
-                if u.ret < 0 {
-                    failed(u.ret)
-                } else {
-                    String::new()
-                }
+                if u.ret < 0 { failed(u.ret) } else { String::new() }
             ),
         ),
         K::Ptrace(t) => w(
@@ -622,11 +577,7 @@ pub fn words(model: &Model, step: &Step, anchor: &ClockAnchor) -> Option<Words> 
                 "ptrace {} pid {}{}",
                 names::ptrace_request(t.request),
                 t.target,
-                if t.ret < 0 {
-                    failed(t.ret)
-                } else {
-                    String::new()
-                }
+                if t.ret < 0 { failed(t.ret) } else { String::new() }
             ),
         ),
         K::ModuleLoad(m) => w(
@@ -634,11 +585,7 @@ pub fn words(model: &Model, step: &Step, anchor: &ClockAnchor) -> Option<Words> 
             format!(
                 "loaded kernel module {}{}",
                 p(&m.name),
-                if m.ret < 0 {
-                    failed(m.ret)
-                } else {
-                    String::new()
-                }
+                if m.ret < 0 { failed(m.ret) } else { String::new() }
             ),
         ),
         K::BpfLoad(b) => w(
@@ -648,11 +595,7 @@ pub fn words(model: &Model, step: &Step, anchor: &ClockAnchor) -> Option<Words> 
                 b.prog_name.display(),
                 names::bpf_prog_type(b.prog_type),
                 b.insn_cnt,
-                if b.ret < 0 {
-                    failed(b.ret)
-                } else {
-                    String::new()
-                }
+                if b.ret < 0 { failed(b.ret) } else { String::new() }
             ),
         ),
         K::Memfd(m) => w(
@@ -660,11 +603,7 @@ pub fn words(model: &Model, step: &Step, anchor: &ClockAnchor) -> Option<Words> 
             format!(
                 "created in-memory file (memfd) {:?}{}",
                 p(&m.name),
-                if m.ret < 0 {
-                    failed(m.ret)
-                } else {
-                    String::new()
-                }
+                if m.ret < 0 { failed(m.ret) } else { String::new() }
             ),
         ),
         K::Signal(s) => {
@@ -682,11 +621,7 @@ pub fn words(model: &Model, step: &Step, anchor: &ClockAnchor) -> Option<Words> 
                 format!(
                     "sent {} to {target}{}",
                     names::signal(s.sig),
-                    if s.ret < 0 {
-                        failed(s.ret)
-                    } else {
-                        String::new()
-                    }
+                    if s.ret < 0 { failed(s.ret) } else { String::new() }
                 ),
             )
         }
