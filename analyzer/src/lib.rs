@@ -1,9 +1,11 @@
 //! Rewind's analyzer: replays traces (any set of segments) into answers.
 #![deny(missing_docs)]
 
+pub mod analytics;
 pub mod cmd;
 pub mod describe;
 pub mod exit;
+pub mod graph;
 pub mod model;
 pub mod names;
 pub mod replay;

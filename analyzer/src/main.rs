@@ -32,6 +32,12 @@ enum Command {
     Tree(cmd::tree::Args),
     /// Compare analyzer outputs on a fixture with committed expectations (diff on change).
     Check(cmd::check::Args),
+    /// The process-network graph (processes, files, endpoints, DNS names) as DOT or JSON.
+    Graph(cmd::graph::Args),
+    /// Events per type over time, top processes, bytes by destination, execs by binary.
+    Stats(cmd::stats::Args),
+    /// The model as Parquet tables partitioned by host and day (Spark, Trino, DuckDB).
+    Export(cmd::export::Args),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +48,9 @@ fn main() -> ExitCode {
         Command::Timeline(a) => cmd::timeline::run(&a),
         Command::Tree(a) => cmd::tree::run(&a),
         Command::Check(a) => cmd::check::run(&a),
+        Command::Graph(a) => cmd::graph::run(&a),
+        Command::Stats(a) => cmd::stats::run(&a),
+        Command::Export(a) => cmd::export::run(&a),
     };
     rewind_analyzer::exit::finish(res)
 }

@@ -2,7 +2,10 @@
 
 pub mod check;
 pub mod dump;
+pub mod export;
+pub mod graph;
 pub mod info;
+pub mod stats;
 pub mod timeline;
 pub mod tree;
 

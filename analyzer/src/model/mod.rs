@@ -565,31 +565,25 @@ impl Model {
             K::Open(_) | K::Unlink(_) | K::Rename(_) | K::Chmod(_) | K::Chown(_) => {
                 self.images[id.idx()].counts.files += 1;
             }
-            K::Cred(c) => {
-                if c.ret == 0 {
-                    let img = &mut self.images[id.idx()];
-                    let cr = &mut img.creds;
-                    cr.uid = c.new.uid;
-                    cr.euid = c.new.euid;
-                    cr.gid = c.new.gid;
-                    cr.egid = c.new.egid;
-                    let now = *cr;
-                    img.cred_history.push((ev.ts, now));
-                }
+            K::Cred(c) if c.ret == 0 => {
+                let img = &mut self.images[id.idx()];
+                let cr = &mut img.creds;
+                cr.uid = c.new.uid;
+                cr.euid = c.new.euid;
+                cr.gid = c.new.gid;
+                cr.egid = c.new.egid;
+                let now = *cr;
+                img.cred_history.push((ev.ts, now));
             }
-            K::Capset(c) => {
-                if c.ret == 0 {
-                    let img = &mut self.images[id.idx()];
-                    img.creds.cap_eff = c.new_eff;
-                    img.creds.cap_prm = c.new_prm;
-                    let now = img.creds;
-                    img.cred_history.push((ev.ts, now));
-                }
+            K::Capset(c) if c.ret == 0 => {
+                let img = &mut self.images[id.idx()];
+                img.creds.cap_eff = c.new_eff;
+                img.creds.cap_prm = c.new_prm;
+                let now = img.creds;
+                img.cred_history.push((ev.ts, now));
             }
-            K::Namespace(n) => {
-                if n.ret == 0 && n.new != Namespaces::default() {
-                    self.images[id.idx()].ns = n.new;
-                }
+            K::Namespace(n) if n.ret == 0 && n.new != Namespaces::default() => {
+                self.images[id.idx()].ns = n.new;
             }
             K::Connect(c) => {
                 let cid = self.open_stream(rec, boot, id, &c.sock, Direction::Outbound, ev.ts);
@@ -607,11 +601,8 @@ impl Model {
                 }
                 at.conn = Some(cid);
             }
-            K::Accept(a) => {
-                if a.ret >= 0 {
-                    at.conn =
-                        Some(self.open_stream(rec, boot, id, &a.sock, Direction::Inbound, ev.ts));
-                }
+            K::Accept(a) if a.ret >= 0 => {
+                at.conn = Some(self.open_stream(rec, boot, id, &a.sock, Direction::Inbound, ev.ts));
             }
             K::Listen(l) => self.listeners.push(Listener {
                 image: id,

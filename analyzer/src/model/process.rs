@@ -177,7 +177,7 @@ impl Image {
         let exe = self.exe.as_bytes();
         // A memfd or fd path names nothing ("3"): the task name says more.
         let anonymous = exe.starts_with(b"/proc/") || exe.starts_with(b"/dev/fd/");
-        if !exe.is_empty() && !(anonymous && !self.comm.is_empty()) {
+        if !exe.is_empty() && (!anonymous || self.comm.is_empty()) {
             let base = exe.rsplit(|&b| b == b'/').next().unwrap_or(exe);
             if !base.is_empty() {
                 return ByteString(base.to_vec()).display();
