@@ -7,5 +7,6 @@ pub mod exit;
 pub mod model;
 pub mod names;
 pub mod replay;
+pub mod sql;
 pub mod timefmt;
 pub mod timeline;

@@ -28,6 +28,10 @@ enum Command {
     Dump(cmd::dump::Args),
     /// The story: one line per event, in words, in time order.
     Timeline(cmd::timeline::Args),
+    /// Replay traces into a SQLite database (schema: queries/SCHEMA.md).
+    Ingest(cmd::ingest::Args),
+    /// Run a canned query (queries/*.sql) or read-only SQL on a database or traces.
+    Query(cmd::query::Args),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +40,8 @@ fn main() -> ExitCode {
         Command::Info(a) => cmd::info::run(&a),
         Command::Dump(a) => cmd::dump::run(&a),
         Command::Timeline(a) => cmd::timeline::run(&a),
+        Command::Ingest(a) => cmd::ingest::run(&a),
+        Command::Query(a) => cmd::query::run(&a),
     };
     rewind_analyzer::exit::finish(res)
 }

@@ -2,6 +2,8 @@
 
 pub mod dump;
 pub mod info;
+pub mod ingest;
+pub mod query;
 pub mod timeline;
 
 use crate::exit::Outcome;
