@@ -98,6 +98,9 @@ pub enum QueryError {
     UnusedParam(String),
     /// A `?` parameter: only named ones can be given.
     Positional,
+    /// A statement that changes the connection rather than the file (a pragma with a
+    /// value, ATTACH, transaction control): pointless or a way around `query_only`.
+    Refused(&'static str),
 }
 
 impl std::fmt::Display for QueryError {
@@ -114,6 +117,7 @@ impl std::fmt::Display for QueryError {
             QueryError::Positional => {
                 write!(f, "positional parameters (?) are not supported; use :name")
             }
+            QueryError::Refused(why) => write!(f, "refused: {why}"),
         }
     }
 }
@@ -136,9 +140,49 @@ fn param_value(v: &str) -> Value {
         .unwrap_or_else(|_| Value::Text(v.to_string()))
 }
 
+/// The SQL after leading whitespace and comments.
+fn skip_comments(mut s: &str) -> &str {
+    loop {
+        s = s.trim_start();
+        if let Some(rest) = s.strip_prefix("--") {
+            s = rest.split_once('\n').map(|(_, r)| r).unwrap_or("");
+        } else if let Some(rest) = s.strip_prefix("/*") {
+            s = rest.split_once("*/").map(|(_, r)| r).unwrap_or("");
+        } else {
+            return s;
+        }
+    }
+}
+
+/// Statements SQLite counts as read-only (they write no file) that still change the
+/// connection: `PRAGMA query_only = 0` and other pragma assignments, ATTACH/DETACH, and
+/// transaction control. Only one statement runs per query, but they are refused anyway.
+fn refused(sql: &str) -> Option<&'static str> {
+    let s = skip_comments(sql);
+    let word: String = s
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .collect::<String>()
+        .to_ascii_uppercase();
+    match word.as_str() {
+        "PRAGMA" if s.contains(['=', '(']) => Some(
+            "PRAGMA with a value changes the connection; read pragmas with their table \
+             functions, e.g. SELECT * FROM pragma_table_info('processes')",
+        ),
+        "ATTACH" | "DETACH" => Some("ATTACH and DETACH are not available in queries"),
+        "BEGIN" | "COMMIT" | "END" | "ROLLBACK" | "SAVEPOINT" | "RELEASE" => {
+            Some("transaction control is not available in queries")
+        }
+        _ => None,
+    }
+}
+
 /// Runs one statement that must not write, with named parameters.
 pub fn run(conn: &Connection, sql: &str, params: &[(String, String)]) -> Result<Table, QueryError> {
     let mut st = conn.prepare(sql)?;
+    if let Some(why) = refused(sql) {
+        return Err(QueryError::Refused(why));
+    }
     // sqlite3_stmt_readonly: false for INSERT/UPDATE/DELETE/DDL and for pragmas that
     // set something (`PRAGMA query_only=0`); the connection is query_only as well.
     if !st.readonly() {
@@ -345,6 +389,15 @@ mod tests {
         for c in CANNED {
             assert!(readme.contains(c.name), "queries/README.md lacks {}", c.name);
         }
+    }
+
+    #[test]
+    fn connection_changes_are_spotted() {
+        assert!(refused("PRAGMA query_only=0").is_some());
+        assert!(refused(" -- x\n /* y */ pragma query_only(0)").is_some());
+        assert!(refused("attach 'x' as y").is_some());
+        assert!(refused("PRAGMA foreign_key_check").is_none());
+        assert!(refused("SELECT * FROM pragma_table_info('x')").is_none());
     }
 
     #[test]
