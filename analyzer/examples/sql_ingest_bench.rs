@@ -14,7 +14,10 @@ use std::time::Instant;
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let events: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(2_000_000);
+    let events: u64 = args
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(2_000_000);
     let runs: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(3);
     let dir = tempfile::tempdir()?;
     let trace = dir.path().join("big.zst");
@@ -36,7 +39,8 @@ fn main() -> anyhow::Result<()> {
             ts += 1_000;
             b.open(ts, child, &format!("/var/lib/app/data/{i}.json"), 0, 3)?;
         }
-        let remote: SocketAddr = format!("10.1.{}.{}:443", (child >> 8) & 0xff, child & 0xff).parse()?;
+        let remote: SocketAddr =
+            format!("10.1.{}.{}:443", (child >> 8) & 0xff, child & 0xff).parse()?;
         ts += 1_000;
         b.connect(ts, child, child as u64, local, remote, 0)?;
         ts += 1_000;

@@ -30,7 +30,8 @@ fn text(b: &[u8]) -> String {
 
 fn scratch() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| tempfile::tempdir().expect("tempdir")).path()
+    DIR.get_or_init(|| tempfile::tempdir().expect("tempdir"))
+        .path()
 }
 
 /// The database of a fixture (`fixtures/NAME.zst`, or a path), ingested once per run.
@@ -50,7 +51,12 @@ fn db(fixture: &str) -> PathBuf {
     };
     let out = scratch().join(format!("{}.db", fixture.replace('/', "_")));
     let o = analyzer(&["ingest", "-q", &input, "-o", &out.to_string_lossy()]);
-    assert_eq!(o.status.code(), Some(0), "ingest {input}: {}", text(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "ingest {input}: {}",
+        text(&o.stderr)
+    );
     map.insert(fixture.to_string(), out.clone());
     out
 }
@@ -71,11 +77,15 @@ fn rows(fixture: &str, query: &str, params: &[&str]) -> Vec<Value> {
 }
 
 fn s<'a>(row: &'a Value, col: &str) -> &'a str {
-    row[col].as_str().unwrap_or_else(|| panic!("{col} not text in {row}"))
+    row[col]
+        .as_str()
+        .unwrap_or_else(|| panic!("{col} not text in {row}"))
 }
 
 fn i(row: &Value, col: &str) -> i64 {
-    row[col].as_i64().unwrap_or_else(|| panic!("{col} not integer in {row}"))
+    row[col]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{col} not integer in {row}"))
 }
 
 fn column<'a>(rows: &'a [Value], col: &str) -> Vec<&'a str> {
@@ -98,14 +108,39 @@ fn schema_has_every_table_index_and_clean_foreign_keys() {
     };
     let tables = names("table");
     for t in [
-        "boots", "connections", "dns", "events", "execs", "files", "http", "listeners",
-        "losses", "meta", "namespaces", "privileges", "processes", "recordings", "tls",
+        "boots",
+        "connections",
+        "dns",
+        "events",
+        "execs",
+        "files",
+        "http",
+        "listeners",
+        "losses",
+        "meta",
+        "namespaces",
+        "privileges",
+        "processes",
+        "recordings",
+        "tls",
     ] {
-        assert!(tables.iter().any(|x| x == t), "missing table {t}: {tables:?}");
+        assert!(
+            tables.iter().any(|x| x == t),
+            "missing table {t}: {tables:?}"
+        );
     }
     let indexes = names("index");
-    for ix in ["events_process", "events_ts", "files_path", "processes_parent", "dns_name"] {
-        assert!(indexes.iter().any(|x| x == ix), "missing index {ix}: {indexes:?}");
+    for ix in [
+        "events_process",
+        "events_ts",
+        "files_path",
+        "processes_parent",
+        "dns_name",
+    ] {
+        assert!(
+            indexes.iter().any(|x| x == ix),
+            "missing index {ix}: {indexes:?}"
+        );
     }
     assert!(
         rewind_analyzer::sql::foreign_key_problems(&conn)
@@ -116,7 +151,9 @@ fn schema_has_every_table_index_and_clean_foreign_keys() {
     // Every event is there, and every process row's parent exists.
     let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).expect(sql) };
     let events: String = conn
-        .query_row("SELECT value FROM meta WHERE key = 'events'", [], |r| r.get(0))
+        .query_row("SELECT value FROM meta WHERE key = 'events'", [], |r| {
+            r.get(0)
+        })
         .expect("meta");
     assert_eq!(count("SELECT count(*) FROM events").to_string(), events);
     assert_eq!(count("SELECT count(*) FROM events"), 187);
@@ -129,9 +166,14 @@ fn schema_has_every_table_index_and_clean_foreign_keys() {
         0
     );
     let time: String = conn
-        .query_row("SELECT time FROM events ORDER BY id LIMIT 1", [], |r| r.get(0))
+        .query_row("SELECT time FROM events ORDER BY id LIMIT 1", [], |r| {
+            r.get(0)
+        })
         .expect("time");
-    assert!(time.starts_with("2026-11-25T18:05:03.") && time.ends_with('Z'), "{time}");
+    assert!(
+        time.starts_with("2026-11-25T18:05:03.") && time.ends_with('Z'),
+        "{time}"
+    );
 }
 
 #[test]
@@ -140,7 +182,8 @@ fn foreign_key_check_catches_a_dangling_row() {
     let copy = scratch().join("broken.db");
     std::fs::copy(db("reverse-shell"), &copy).expect("copy");
     let conn = rusqlite::Connection::open(&copy).expect("open");
-    conn.execute_batch("PRAGMA foreign_keys=OFF").expect("pragma");
+    conn.execute_batch("PRAGMA foreign_keys=OFF")
+        .expect("pragma");
     conn.execute("UPDATE events SET process_id = 999999 WHERE id = 1", [])
         .expect("update");
     let bad = rewind_analyzer::sql::foreign_key_problems(&conn).expect("check");
@@ -156,9 +199,20 @@ fn ingest_refuses_to_overwrite_and_leaves_no_temp_files() {
     std::fs::write(&out, b"precious").expect("write");
     let o = analyzer(&["ingest", "-q", "fixtures/memfd-exec.zst", "-o", &outs]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o.stderr).contains("already exists"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("already exists"),
+        "{}",
+        text(&o.stderr)
+    );
     assert_eq!(std::fs::read(&out).expect("read"), b"precious");
-    let o = analyzer(&["ingest", "fixtures/memfd-exec.zst", "-o", &outs, "--force", "-v"]);
+    let o = analyzer(&[
+        "ingest",
+        "fixtures/memfd-exec.zst",
+        "-o",
+        &outs,
+        "--force",
+        "-v",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert!(text(&o.stderr).contains("rows/s"), "{}", text(&o.stderr));
     assert!(rewind_analyzer::sql::is_sqlite_file(&out));
@@ -188,7 +242,10 @@ fn list_shows_every_canned_query_with_its_description() {
             .unwrap_or_else(|| panic!("{} not listed:\n{out}", c.name));
         assert!(line.contains(c.description()), "{line}");
     }
-    assert!(out.contains("exec_tree") && out.contains("--param pid="), "{out}");
+    assert!(
+        out.contains("exec_tree") && out.contains("--param pid="),
+        "{out}"
+    );
 }
 
 #[test]
@@ -209,7 +266,12 @@ fn exec_tree_of_the_reverse_shell() {
         ]
     );
     let anc = by("ancestor");
-    assert!(anc.contains(&"python3 /usr/bin/python3 /tmp/rewind-revshell.bekE3n/webapp.py 14444".to_string()), "{anc:?}");
+    assert!(
+        anc.contains(
+            &"python3 /usr/bin/python3 /tmp/rewind-revshell.bekE3n/webapp.py 14444".to_string()
+        ),
+        "{anc:?}"
+    );
     let desc: Vec<String> = r
         .iter()
         .filter(|x| s(x, "relation") == "descendant" && s(x, "origin") == "exec")
@@ -236,7 +298,10 @@ fn exec_shell_network_finds_the_reverse_shell_only() {
     assert_eq!(s(x, "socket_remote"), "127.0.0.1:14444");
     // nc -e in the synthetic trace: shells under a service that accepted and under nc.
     let r = rows("fixtures/synthetic/", "exec_shell_network", &[]);
-    let got: Vec<(i64, &str)> = r.iter().map(|x| (i(x, "pid"), s(x, "parent_name"))).collect();
+    let got: Vec<(i64, &str)> = r
+        .iter()
+        .map(|x| (i(x, "pid"), s(x, "parent_name")))
+        .collect();
     assert_eq!(got, vec![(4242, "webapp"), (4244, "nc")]);
     // Silent on a build.
     assert!(rows("benign-build", "exec_shell_network", &[]).is_empty());
@@ -249,7 +314,12 @@ fn net_destinations_of_curl() {
         .iter()
         .map(|x| {
             (
-                format!("{} {}:{}", s(x, "name"), s(x, "remote_addr"), i(x, "remote_port")),
+                format!(
+                    "{} {}:{}",
+                    s(x, "name"),
+                    s(x, "remote_addr"),
+                    i(x, "remote_port")
+                ),
                 i(x, "connections"),
                 i(x, "bytes_sent"),
                 i(x, "bytes_received"),
@@ -290,7 +360,10 @@ fn file_sensitive_shadow_keys_and_cron() {
         .filter(|x| s(x, "category") == "cron")
         .map(|x| (s(x, "name"), s(x, "op")))
         .collect();
-    assert_eq!(cron, vec![("tee", "open"), ("chmod", "chmod"), ("rm", "unlink")]);
+    assert_eq!(
+        cron,
+        vec![("tee", "open"), ("chmod", "chmod"), ("rm", "unlink")]
+    );
     assert!(r.iter().any(|x| s(x, "category") == "ssh authorized keys"));
     assert!(rows("benign-build", "file_sensitive", &[]).is_empty());
 }
@@ -300,9 +373,19 @@ fn exec_from_writable_dirs_setuid_copies_and_memfd() {
     let r = rows("setuid-escalation", "exec_from_writable_dirs", &[]);
     let got: Vec<(&str, &str, i64, i64)> = r
         .iter()
-        .map(|x| (s(x, "name"), s(x, "location"), i(x, "euid"), i(x, "setid_exe")))
+        .map(|x| {
+            (
+                s(x, "name"),
+                s(x, "location"),
+                i(x, "euid"),
+                i(x, "setid_exe"),
+            )
+        })
         .collect();
-    assert_eq!(got, vec![("id-suid", "/tmp", 0, 1), ("env-suid", "/tmp", 0, 1)]);
+    assert_eq!(
+        got,
+        vec![("id-suid", "/tmp", 0, 1), ("env-suid", "/tmp", 0, 1)]
+    );
     let r = rows("memfd-exec", "exec_from_writable_dirs", &[]);
     assert_eq!(r.len(), 1);
     assert_eq!(s(&r[0], "location"), "memfd");
@@ -316,17 +399,31 @@ fn cred_transitions_euid_to_root_and_drops() {
     let root: Vec<(&str, i64, i64, i64)> = r
         .iter()
         .filter(|x| i(x, "gained_root") == 1)
-        .map(|x| (s(x, "name"), i(x, "new_uid"), i(x, "old_euid"), i(x, "new_euid")))
+        .map(|x| {
+            (
+                s(x, "name"),
+                i(x, "new_uid"),
+                i(x, "old_euid"),
+                i(x, "new_euid"),
+            )
+        })
         .collect();
-    assert_eq!(root, vec![("id-suid", 65534, 65534, 0), ("env-suid", 65534, 65534, 0)]);
-    assert!(r.iter().all(|x| i(x, "gained_root") == 0 || s(x, "how") == "exec set-id binary"));
+    assert_eq!(
+        root,
+        vec![("id-suid", 65534, 65534, 0), ("env-suid", 65534, 65534, 0)]
+    );
+    assert!(r
+        .iter()
+        .all(|x| i(x, "gained_root") == 0 || s(x, "how") == "exec set-id binary"));
     let py: Vec<(&str, i64, i64)> = r
         .iter()
         .filter(|x| s(x, "name") == "python3")
         .map(|x| (s(x, "how"), i(x, "old_uid"), i(x, "new_uid")))
         .collect();
     assert_eq!(py, vec![("setgid", 0, 0), ("setuid", 0, 65534)]);
-    assert!(r.iter().any(|x| s(x, "how") == "capset" && x["caps_gained"].is_string()));
+    assert!(r
+        .iter()
+        .any(|x| s(x, "how") == "capset" && x["caps_gained"].is_string()));
     assert!(rows("benign-build", "cred_transitions", &[]).is_empty());
 }
 
@@ -395,13 +492,25 @@ fn net_http_redirect_then_ok() {
     let r = rows("http-redirect-tls", "net_http", &[]);
     let got: Vec<(&str, &str, i64, Option<&str>)> = r
         .iter()
-        .map(|x| (s(x, "method"), s(x, "path"), i(x, "status"), x["location"].as_str()))
+        .map(|x| {
+            (
+                s(x, "method"),
+                s(x, "path"),
+                i(x, "status"),
+                x["location"].as_str(),
+            )
+        })
         .collect();
     assert_eq!(
         got,
-        vec![("GET", "/start", 302, Some("/final")), ("GET", "/final", 200, None)]
+        vec![
+            ("GET", "/start", 302, Some("/final")),
+            ("GET", "/final", 200, None)
+        ]
     );
-    assert!(r.iter().all(|x| s(x, "name") == "curl" && i(x, "latency_ns") > 0));
+    assert!(r
+        .iter()
+        .all(|x| s(x, "name") == "curl" && i(x, "latency_ns") > 0));
 }
 
 #[test]
@@ -454,7 +563,10 @@ fn dns_trace(dir: &Path) -> PathBuf {
             address: u32::from(std::net::Ipv4Addr::new(203, 0, 113, 9)),
         }),
     ));
-    for (k, (pkt, flags)) in [(q, 0), (a, wire::net::SNIPPET_INBOUND)].into_iter().enumerate() {
+    for (k, (pkt, flags)) in [(q, 0), (a, wire::net::SNIPPET_INBOUND)]
+        .into_iter()
+        .enumerate()
+    {
         let data = pkt.build_bytes_vec().expect("dns bytes");
         let sn = wire::Snippet {
             sock: Sock::udp(77, local, resolver),
@@ -462,13 +574,15 @@ fn dns_trace(dir: &Path) -> PathBuf {
             flags,
             data: Payload(data),
         };
-        b.event(t + k as u64 * 1_000, 700, EventKind::Dns(sn)).expect("dns");
+        b.event(t + k as u64 * 1_000, 700, EventKind::Dns(sn))
+            .expect("dns");
     }
     let l: std::net::SocketAddr = "10.0.0.2:41000".parse().expect("addr");
     let r: std::net::SocketAddr = "203.0.113.9:443".parse().expect("addr");
     let o: std::net::SocketAddr = "198.51.100.1:443".parse().expect("addr");
     b.connect(t + 10_000, 700, 88, l, r, 0).expect("connect");
-    b.close(t + 90_000, 700, 88, l, r, 700, 9000, 80_000).expect("close");
+    b.close(t + 90_000, 700, 88, l, r, 700, 9000, 80_000)
+        .expect("close");
     // An address nobody resolved.
     b.connect(t + 100_000, 700, 89, l, o, 0).expect("connect");
     b.finish().expect("finish");
@@ -486,7 +600,14 @@ fn net_dns_contacted_joins_answers_to_connections() {
     assert_eq!(s(x, "address"), "203.0.113.9");
     assert_eq!(s(x, "process"), "updater");
     assert_eq!(s(x, "resolver_name"), "updater");
-    assert_eq!((i(x, "remote_port"), i(x, "bytes_sent"), i(x, "bytes_received")), (443, 700, 9000));
+    assert_eq!(
+        (
+            i(x, "remote_port"),
+            i(x, "bytes_sent"),
+            i(x, "bytes_received")
+        ),
+        (443, 700, 9000)
+    );
     // The dns table holds the question and the answer.
     let d = analyzer(&[
         "query",
@@ -504,11 +625,22 @@ fn net_dns_contacted_joins_answers_to_connections() {
 #[test]
 fn every_canned_query_runs_on_every_fixture() {
     for f in [
-        "benign-build", "container", "http-redirect-tls", "lateral-movement", "memfd-exec",
-        "persistence", "reverse-shell", "sensitive-files", "setuid-escalation",
+        "benign-build",
+        "container",
+        "http-redirect-tls",
+        "lateral-movement",
+        "memfd-exec",
+        "persistence",
+        "reverse-shell",
+        "sensitive-files",
+        "setuid-escalation",
     ] {
         for c in rewind_analyzer::sql::query::CANNED {
-            let params: Vec<&str> = if c.params().is_empty() { vec![] } else { vec!["pid=1"] };
+            let params: Vec<&str> = if c.params().is_empty() {
+                vec![]
+            } else {
+                vec!["pid=1"]
+            };
             rows(f, c.name, &params);
         }
     }
@@ -524,13 +656,21 @@ fn text_json_csv_agree_and_trace_input_equals_db_input() {
     assert_eq!(t.status.code(), Some(0));
     let out = text(&t.stdout);
     let lines: Vec<&str> = out.lines().collect();
-    assert!(lines[0].starts_with("exec_id ") && lines[1].starts_with("----"), "{out}");
+    assert!(
+        lines[0].starts_with("exec_id ") && lines[1].starts_with("----"),
+        "{out}"
+    );
     assert_eq!(lines.last(), Some(&"(3 rows)"));
     let c = analyzer(&["query", "--csv", &dbs, "net_destinations"]);
     let mut rd = csv::Reader::from_reader(c.stdout.as_slice());
     assert_eq!(rd.records().count(), 3);
     // Straight from the trace (ingested in memory): the same answer.
-    let tr = analyzer(&["query", "-q", "fixtures/http-redirect-tls.zst", "net_destinations"]);
+    let tr = analyzer(&[
+        "query",
+        "-q",
+        "fixtures/http-redirect-tls.zst",
+        "net_destinations",
+    ]);
     assert_eq!(tr.status.code(), Some(0), "{}", text(&tr.stderr));
     assert_eq!(text(&tr.stdout), out);
 }
@@ -541,10 +681,19 @@ fn bad_sql_unknown_names_and_params_are_clear_errors() {
     let dbs = dbp.to_string_lossy();
     let cases: [(&[&str], &str); 6] = [
         (&["query", &dbs, "SELEC * FROM processes"], "syntax error"),
-        (&["query", &dbs, "SELECT * FROM nope"], "no such table: nope"),
-        (&["query", &dbs, "no_such_query"], "unknown query \"no_such_query\""),
+        (
+            &["query", &dbs, "SELECT * FROM nope"],
+            "no such table: nope",
+        ),
+        (
+            &["query", &dbs, "no_such_query"],
+            "unknown query \"no_such_query\"",
+        ),
         (&["query", &dbs, "exec_tree"], "--param pid=VALUE"),
-        (&["query", &dbs, "net_listeners", "--param", "pid=1"], "--param pid"),
+        (
+            &["query", &dbs, "net_listeners", "--param", "pid=1"],
+            "--param pid",
+        ),
         (&["query", "fixtures/nope.zst", "exec_tree"], "nope.zst"),
     ];
     for (args, want) in cases {
@@ -556,7 +705,11 @@ fn bad_sql_unknown_names_and_params_are_clear_errors() {
     }
     // The error names the query it came from.
     let o = analyzer(&["query", &dbs, "exec_tree"]);
-    assert!(text(&o.stderr).contains("query exec_tree"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("query exec_tree"),
+        "{}",
+        text(&o.stderr)
+    );
     // Usage errors are clap's (2).
     assert_eq!(analyzer(&["query"]).status.code(), Some(2));
 }
@@ -601,12 +754,21 @@ fn ad_hoc_sql_cannot_modify_the_database() {
         assert!(!text(&o.stderr).is_empty(), "{sql}: no error message");
     }
     assert!(!evil.exists(), "a file was created");
-    assert_eq!(std::fs::read(&copy).expect("read"), before, "database bytes changed");
+    assert_eq!(
+        std::fs::read(&copy).expect("read"),
+        before,
+        "database bytes changed"
+    );
     assert!(!scratch().join("readonly.db-journal").exists());
     // Reading still works, and a trace input is read-only too.
     let o = analyzer(&["query", &cs, "SELECT count(*) AS n FROM events"]);
     assert_eq!(o.status.code(), Some(0));
-    let o = analyzer(&["query", "-q", "fixtures/memfd-exec.zst", "DELETE FROM events"]);
+    let o = analyzer(&[
+        "query",
+        "-q",
+        "fixtures/memfd-exec.zst",
+        "DELETE FROM events",
+    ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o.stderr).contains("read-only"), "{}", text(&o.stderr));
 }

@@ -11,9 +11,11 @@ use std::path::PathBuf;
 
 /// Arguments of `analyzer query`.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "A NAME is a canned query (--list shows them); anything with a space \
+#[command(
+    after_help = "A NAME is a canned query (--list shows them); anything with a space \
 is SQL. Exit codes: 0 success; 1 error, including bad SQL, an unknown query name, a missing \
---param, or SQL that would modify the database; 3 partial (damaged trace input).")]
+--param, or SQL that would modify the database; 3 partial (damaged trace input)."
+)]
 pub struct Args {
     /// A database from `analyzer ingest`, or trace segments (files, directories, globs),
     /// followed by a canned query NAME or SQL.
@@ -54,11 +56,19 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
 
 /// Writes the canned query list.
 fn list(out: &mut impl Write) -> anyhow::Result<()> {
-    let width = query::CANNED.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    let width = query::CANNED
+        .iter()
+        .map(|c| c.name.len())
+        .max()
+        .unwrap_or(0);
     let mut all: Vec<_> = query::CANNED.iter().collect();
     all.sort_by_key(|c| c.name);
     for c in all {
-        let params: Vec<String> = c.params().iter().map(|p| format!("--param {p}=...")).collect();
+        let params: Vec<String> = c
+            .params()
+            .iter()
+            .map(|p| format!("--param {p}=..."))
+            .collect();
         let params = if params.is_empty() {
             String::new()
         } else {
@@ -96,7 +106,10 @@ pub fn write(args: &Args, out: &mut impl Write) -> anyhow::Result<Outcome> {
         (sql::open_read_only(&paths[0])?, Outcome::Clean)
     } else {
         if let Some(db) = paths.iter().find(|p| sql::is_sqlite_file(p)) {
-            anyhow::bail!("{}: a database cannot be mixed with other inputs", db.display());
+            anyhow::bail!(
+                "{}: a database cannot be mixed with other inputs",
+                db.display()
+            );
         }
         let set = TraceSet::open(&paths)?;
         let conn = rusqlite::Connection::open_in_memory()?;

@@ -74,15 +74,9 @@ pub fn ingest(
     };
     let meta: [(&str, String); 4] = [
         ("schema_version", SCHEMA_VERSION.to_string()),
-        (
-            "analyzer_version",
-            env!("CARGO_PKG_VERSION").to_string(),
-        ),
+        ("analyzer_version", env!("CARGO_PKG_VERSION").to_string()),
         ("events", events.to_string()),
-        (
-            "partial",
-            (outcome == Outcome::Partial).to_string(),
-        ),
+        ("partial", (outcome == Outcome::Partial).to_string()),
     ];
     for (k, v) in meta {
         conn.execute("INSERT INTO meta (key, value) VALUES (?1, ?2)", (k, v))?;

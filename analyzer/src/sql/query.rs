@@ -30,7 +30,11 @@ impl Canned {
         let re = regex::Regex::new(r"(?m)(?:^|[^:\w]):([A-Za-z_]\w*)");
         let mut out: Vec<String> = Vec::new();
         if let Ok(re) = re {
-            for line in self.sql.lines().filter(|l| !l.trim_start().starts_with("--")) {
+            for line in self
+                .sql
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("--"))
+            {
                 for c in re.captures_iter(line) {
                     let n = c[1].to_string();
                     if !out.contains(&n) {
@@ -267,13 +271,7 @@ pub fn print(t: &Table, format: Format, out: &mut impl Write) -> anyhow::Result<
                     .columns
                     .iter()
                     .zip(row)
-                    .map(|(c, v)| {
-                        format!(
-                            "{}:{}",
-                            serde_json::Value::from(c.as_str()),
-                            json(v)
-                        )
-                    })
+                    .map(|(c, v)| format!("{}:{}", serde_json::Value::from(c.as_str()), json(v)))
                     .collect();
                 let sep = if i + 1 < t.rows.len() { "," } else { "" };
                 writeln!(out, "{{{}}}{sep}", fields.join(","))?;
@@ -387,7 +385,11 @@ mod tests {
         }
         let readme = std::fs::read_to_string(dir.join("README.md")).expect("README");
         for c in CANNED {
-            assert!(readme.contains(c.name), "queries/README.md lacks {}", c.name);
+            assert!(
+                readme.contains(c.name),
+                "queries/README.md lacks {}",
+                c.name
+            );
         }
     }
 

@@ -262,12 +262,47 @@ impl<'c> SqlWriter<'c> {
                     o.ino as i64,
                 ])?;
             }
-            K::Unlink(u) => self.file_change(id, img, ts, &time, ev.pid, "unlink", &u.path, None, u.ret, None)?,
-            K::Rename(r) => self.file_change(id, img, ts, &time, ev.pid, "rename", &r.old, Some(&r.new), r.ret, None)?,
-            K::Chmod(c) => self.file_change(id, img, ts, &time, ev.pid, "chmod", &c.path, None, c.ret, Some((Some(c.mode), None, None)))?,
+            K::Unlink(u) => self.file_change(
+                id, img, ts, &time, ev.pid, "unlink", &u.path, None, u.ret, None,
+            )?,
+            K::Rename(r) => self.file_change(
+                id,
+                img,
+                ts,
+                &time,
+                ev.pid,
+                "rename",
+                &r.old,
+                Some(&r.new),
+                r.ret,
+                None,
+            )?,
+            K::Chmod(c) => self.file_change(
+                id,
+                img,
+                ts,
+                &time,
+                ev.pid,
+                "chmod",
+                &c.path,
+                None,
+                c.ret,
+                Some((Some(c.mode), None, None)),
+            )?,
             K::Chown(c) => {
                 let id_or_null = |v: u32| (v != u32::MAX).then_some(v);
-                self.file_change(id, img, ts, &time, ev.pid, "chown", &c.path, None, c.ret, Some((None, id_or_null(c.uid), id_or_null(c.gid))))?
+                self.file_change(
+                    id,
+                    img,
+                    ts,
+                    &time,
+                    ev.pid,
+                    "chown",
+                    &c.path,
+                    None,
+                    c.ret,
+                    Some((None, id_or_null(c.uid), id_or_null(c.gid))),
+                )?
             }
             K::Cred(c) => {
                 self.cred.execute(params![
@@ -399,13 +434,14 @@ impl<'c> SqlWriter<'c> {
                         .unwrap_or(0);
                     let conn = s.at.conn.map(|c| c.0);
                     let question = m.questions.first().map(|q| q.0.clone());
-                    let mut row = |section: &str, name: &str, ty: Option<&str>, value: Option<String>| {
-                        self.rows.other += 1;
-                        self.dns.execute(params![
-                            id, img, conn, ts, time, boot, m.id, m.response, m.rcode, section,
-                            question, name, ty, value
-                        ])
-                    };
+                    let mut row =
+                        |section: &str, name: &str, ty: Option<&str>, value: Option<String>| {
+                            self.rows.other += 1;
+                            self.dns.execute(params![
+                                id, img, conn, ts, time, boot, m.id, m.response, m.rcode, section,
+                                question, name, ty, value
+                            ])
+                        };
                     for (name, ty) in &m.questions {
                         row("question", name, Some(ty), None)?;
                     }
@@ -423,14 +459,28 @@ impl<'c> SqlWriter<'c> {
                 if let Some(App::Http { msg, latency_ns }) = &s.at.app {
                     let conn = s.at.conn.map(|c| c.0);
                     let (kind, method, path, host, status, reason, location) = match msg {
-                        HttpMsg::Request { method, path, host } => {
-                            ("request", Some(method), Some(path), host.as_ref(), None, None, None)
-                        }
+                        HttpMsg::Request { method, path, host } => (
+                            "request",
+                            Some(method),
+                            Some(path),
+                            host.as_ref(),
+                            None,
+                            None,
+                            None,
+                        ),
                         HttpMsg::Response {
                             status,
                             reason,
                             location,
-                        } => ("response", None, None, None, Some(*status), Some(reason), location.as_ref()),
+                        } => (
+                            "response",
+                            None,
+                            None,
+                            None,
+                            Some(*status),
+                            Some(reason),
+                            location.as_ref(),
+                        ),
                     };
                     self.http.execute(params![
                         id,
