@@ -58,6 +58,14 @@ fn main() -> anyhow::Result<()> {
     );
 
     let set = TraceSet::open(&[&trace])?;
+    // The replay alone (decode, order, model), for reference: what no sink can beat.
+    let t = Instant::now();
+    let (_, st) = rewind_analyzer::replay::replay(&set, &mut [], ReplayOptions::default())?;
+    eprintln!(
+        "replay alone: {} events in {:.2}s",
+        st.events,
+        t.elapsed().as_secs_f64()
+    );
     let mut rates = Vec::new();
     for run in 0..runs {
         let db = dir.path().join(format!("bench{run}.db"));
@@ -73,6 +81,12 @@ fn main() -> anyhow::Result<()> {
             s.elapsed.as_secs_f64(),
             s.rows_per_sec()
         );
+        let phases: Vec<String> = s
+            .phases
+            .iter()
+            .map(|(n, d)| format!("{n} {:.2}s", d.as_secs_f64()))
+            .collect();
+        eprintln!("       {}", phases.join(", "));
         rates.push(s.rows_per_sec());
     }
     rates.sort_by(f64::total_cmp);

@@ -132,7 +132,7 @@ fn schema_has_every_table_index_and_clean_foreign_keys() {
     let indexes = names("index");
     for ix in [
         "events_process",
-        "events_ts",
+        "events_conn",
         "files_path",
         "processes_parent",
         "dns_name",
