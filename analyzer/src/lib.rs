@@ -9,5 +9,6 @@ pub mod graph;
 pub mod model;
 pub mod names;
 pub mod replay;
+pub mod sql;
 pub mod timefmt;
 pub mod timeline;

@@ -38,6 +38,10 @@ enum Command {
     Stats(cmd::stats::Args),
     /// The model as Parquet tables partitioned by host and day (Spark, Trino, DuckDB).
     Export(cmd::export::Args),
+    /// Replay traces into a SQLite database (schema: queries/SCHEMA.md).
+    Ingest(cmd::ingest::Args),
+    /// Run a canned query (queries/*.sql) or read-only SQL on a database or traces.
+    Query(cmd::query::Args),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +55,8 @@ fn main() -> ExitCode {
         Command::Graph(a) => cmd::graph::run(&a),
         Command::Stats(a) => cmd::stats::run(&a),
         Command::Export(a) => cmd::export::run(&a),
+        Command::Ingest(a) => cmd::ingest::run(&a),
+        Command::Query(a) => cmd::query::run(&a),
     };
     rewind_analyzer::exit::finish(res)
 }

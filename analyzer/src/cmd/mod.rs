@@ -5,6 +5,8 @@ pub mod dump;
 pub mod export;
 pub mod graph;
 pub mod info;
+pub mod ingest;
+pub mod query;
 pub mod stats;
 pub mod timeline;
 pub mod tree;
