@@ -4,9 +4,21 @@ use chrono::DateTime;
 
 /// `2026-01-15T09:00:00.000001234Z`.
 pub fn wall(ns: i128) -> String {
+    use chrono::{Datelike, Timelike};
     let secs = ns.div_euclid(1_000_000_000) as i64;
     let sub = ns.rem_euclid(1_000_000_000) as u32;
+    // Field by field rather than strftime: this runs once per printed event, and parsing
+    // a format string each time cost more than the rest of the line.
     match DateTime::from_timestamp(secs, sub) {
+        Some(t) if (0..=9999).contains(&t.year()) => format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{sub:09}Z",
+            t.year(),
+            t.month(),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        ),
         Some(t) => t.format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string(),
         None => format!("@{ns}ns"),
     }

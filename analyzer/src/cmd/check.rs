@@ -1,5 +1,5 @@
 //! `analyzer check`: regression of analyzer outputs on a fixture. Computes the outputs
-//! (timeline, tree, ...) and compares each, byte for byte, with the committed file of the
+//! (timeline, tree, canned query results) and compares each, byte for byte, with the committed file of the
 //! same name in the expectations directory, printing a unified diff of any difference.
 //! `--bless` writes the current outputs as the new expectations.
 
@@ -16,7 +16,7 @@ pub struct Args {
     /// The fixture's trace segments.
     #[command(flatten)]
     pub input: super::Inputs,
-    /// Directory of expected outputs (`timeline.txt`, `tree.txt`, ...).
+    /// Directory of expected outputs (`timeline.txt`, `tree.txt`, `query-NAME.txt`, ...).
     #[arg(long, value_name = "DIR")]
     pub expect: PathBuf,
     /// Write the current outputs as the expectations instead of comparing.
@@ -52,11 +52,26 @@ pub fn outputs(input: &super::Inputs) -> anyhow::Result<Vec<(String, Vec<u8>)>> 
     let forest = super::tree::forest(&model, &anchors);
     let all: Vec<_> = forest.iter().collect();
     super::tree::write_text(&mut tree, &all, true)?;
-    Ok(vec![
+    let mut outs = vec![
         ("timeline.txt".into(), story.into_inner()),
         ("timeline-ancestry.txt".into(), ancestry.into_inner()),
         ("tree.txt".into(), tree),
-    ])
+    ];
+    // Every canned query that needs no parameter, on the SQLite model of the fixture.
+    let conn = rusqlite::Connection::open_in_memory()?;
+    crate::sql::ingest(&conn, &set, ReplayOptions::default())?;
+    conn.execute_batch("PRAGMA query_only=1")?;
+    for q in crate::sql::query::CANNED {
+        if !q.params().is_empty() {
+            continue;
+        }
+        let table = crate::sql::query::run(&conn, q.sql, &[])
+            .map_err(|e| anyhow::anyhow!("canned query {}: {e}", q.name))?;
+        let mut text = Vec::new();
+        crate::sql::query::print(&table, crate::sql::query::Format::Text, &mut text)?;
+        outs.push((format!("query-{}.txt", q.name), text));
+    }
+    Ok(outs)
 }
 
 /// Runs the command.
