@@ -1,28 +1,13 @@
 //! The `analyzer` binary end to end: golden outputs on the committed fixtures, exit codes,
 //! and clear errors on bad input.
 
+mod common;
+use common::{analyzer, root, text};
+
 use rewind_schema::builder::TraceBuilder;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// Runs the analyzer from the repository root, as a user would.
-fn analyzer(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_analyzer"))
-        .args(args)
-        .current_dir(root())
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run analyzer")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use std::process::{Command, Stdio};
 
 /// Compares `actual` with the golden file, printing both and the first differing line.
 /// `REWIND_BLESS=1` rewrites the golden file instead.

@@ -2,31 +2,17 @@
 //! (tables, indexes, foreign keys), every canned query's real answer, output formats,
 //! clear errors, and read-only enforcement.
 
+mod common;
+use common::{analyzer, text};
+
 use rewind_schema::builder::TraceBuilder;
 use rewind_schema::wire::{self, Payload, Sock};
 use rewind_schema::EventKind;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+
 use std::sync::{Mutex, OnceLock};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn analyzer(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_analyzer"))
-        .args(args)
-        .current_dir(root())
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run analyzer")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 fn scratch() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();

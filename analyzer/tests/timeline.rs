@@ -2,25 +2,8 @@
 //! outputs equal its committed expectations (so they are byte-identical run to run), the
 //! reverse-shell story is told, filters and formats work, bad input fails clearly.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn analyzer(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_analyzer"))
-        .args(args)
-        .current_dir(root())
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run analyzer")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+mod common;
+use common::{analyzer, root, text};
 
 /// Every `fixtures/*.zst` (and the synthetic trace) with its expectations directory.
 fn fixtures() -> Vec<(Vec<String>, String)> {

@@ -1,4 +1,4 @@
-//! Shared helpers for the graph and analytics tests: running the binary, and a synthetic
+//! Shared helpers for the analyzer's end-to-end tests: running the binary, and a synthetic
 //! trace with hostile names, DNS, and activity on two days.
 #![allow(dead_code)]
 
