@@ -117,9 +117,10 @@ fn open_words(o: &wire::Open) -> Option<Words> {
             format!("tried to {verb} {path}{extra}{}", failed(o.ret)),
         );
     }
-    let is_dir = o.mode & 0o170000 == 0o040000;
+    // O_DIRECTORY: a directory opened to list it (the mode field is the creation mode).
+    let is_dir = o.open_flags & 0o200000 != 0;
     if is_dir && acc == 0 {
-        return w(weight, format!("listed {path}"));
+        return w(weight, format!("opened directory {path}"));
     }
     w(weight, format!("{verb} {path}{extra}"))
 }
