@@ -109,6 +109,7 @@ mod tests {
         assert_eq!(duration(245_000_000_000), "4m05s");
         assert_eq!(bytes(1536), "1.5 KiB");
         assert_eq!(bytes(10), "10 B");
+        assert_eq!(wall(i128::MAX), format!("@{}ns", i128::MAX));
         assert_eq!(parse_duration("1.5m"), Some(90_000_000_000));
         assert_eq!(parse_duration("250ms"), Some(250_000_000));
         assert_eq!(parse_duration("x"), None);

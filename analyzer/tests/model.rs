@@ -451,3 +451,26 @@ fn dns_answers_name_the_addresses_contacted_later() {
         "{tl}"
     );
 }
+
+#[test]
+fn instants_far_from_now_still_print() {
+    use rewind_schema::meta::ClockAnchor;
+    let dir = tempfile::tempdir().expect("tmp");
+    let p = dir.path().join("t.zst");
+    // A clock anchor that puts events centuries before the epoch.
+    let mut b = TraceBuilder::new(&p)
+        .clock(ClockAnchor {
+            boot_ns: u64::MAX / 2,
+            wall_ns: 0,
+        })
+        .create()
+        .expect("create");
+    b.event(1, 42, open_ev("/etc/shadow")).expect("open");
+    b.finish().expect("finish");
+    let set = TraceSet::open(&[&p]).expect("open");
+    let tl = timeline_of(&set, false);
+    assert!(
+        tl.contains("-- 1677-09-21 (UTC) --") && tl.contains("read /etc/shadow"),
+        "{tl}"
+    );
+}

@@ -350,7 +350,12 @@ impl<W: Write> Timeline<W> {
         color: bool,
     ) -> anyhow::Result<()> {
         let t = timefmt::wall(step.wall_ns);
-        let (day, clock) = t.split_at(10);
+        // `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`; a clock anchor from a hostile or broken trace
+        // can put an instant outside what a date shows (`@NNNns`): print it whole.
+        let (day, clock) = match t.as_bytes().get(10) {
+            Some(b'T') => t.split_at(10),
+            _ => ("(no date)", t.as_str()),
+        };
         let clock = clock.trim_start_matches('T').trim_end_matches('Z');
         // Microseconds are plenty for a person.
         let clock = &clock[..clock.len().min(15)];
