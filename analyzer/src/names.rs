@@ -133,6 +133,23 @@ pub fn ns_flags(flags: u64) -> String {
     }
 }
 
+/// Each namespace's name with its inode in `a` and in `b`, for comparisons.
+pub fn ns_pairs(
+    a: &rewind_schema::wire::Namespaces,
+    b: &rewind_schema::wire::Namespaces,
+) -> [(&'static str, u32, u32); 8] {
+    [
+        ("mnt", a.mnt, b.mnt),
+        ("pid", a.pid, b.pid),
+        ("net", a.net, b.net),
+        ("uts", a.uts, b.uts),
+        ("ipc", a.ipc, b.ipc),
+        ("user", a.user, b.user),
+        ("cgroup", a.cgroup, b.cgroup),
+        ("time", a.time, b.time),
+    ]
+}
+
 /// ptrace request name.
 pub fn ptrace_request(r: i64) -> String {
     match r {

@@ -4,7 +4,7 @@
 //! `--bless` writes the current outputs as the new expectations.
 
 use crate::exit::Outcome;
-use crate::replay::{replay, ReplayOptions, Sink};
+use crate::replay::{ReplayOptions, Sink};
 use crate::timeline::{Filter, Format, Timeline};
 use anyhow::Context;
 use std::io::Write;
@@ -22,6 +22,24 @@ pub struct Args {
     /// Write the current outputs as the expectations instead of comparing.
     #[arg(long)]
     pub bless: bool,
+}
+
+/// The tree, written once the model is complete.
+struct TreeText {
+    anchors: Vec<rewind_schema::meta::ClockAnchor>,
+    text: Vec<u8>,
+}
+
+impl Sink for TreeText {
+    fn step(&mut self, _: &crate::model::Model, _: &crate::replay::Step) -> anyhow::Result<()> {
+        Ok(())
+    }
+    fn finish(&mut self, model: &crate::model::Model) -> anyhow::Result<()> {
+        let forest = super::tree::forest(model, &self.anchors);
+        let all: Vec<_> = forest.iter().collect();
+        super::tree::write_text(&mut self.text, &all, true)?;
+        Ok(())
+    }
 }
 
 /// Every output `check` compares, by file name.
@@ -46,21 +64,21 @@ pub fn outputs(input: &super::Inputs) -> anyhow::Result<Vec<(String, Vec<u8>)>> 
         },
         anchors.clone(),
     );
-    let sinks: &mut [&mut dyn Sink] = &mut [&mut story, &mut ancestry];
-    let (model, _) = replay(&set, sinks, ReplayOptions::default())?;
-    let mut tree = Vec::new();
-    let forest = super::tree::forest(&model, &anchors);
-    let all: Vec<_> = forest.iter().collect();
-    super::tree::write_text(&mut tree, &all, true)?;
+    let mut tree = TreeText {
+        anchors,
+        text: Vec::new(),
+    };
+    // One replay feeds the timelines, the tree and the SQLite model the canned queries
+    // run on.
+    let conn = rusqlite::Connection::open_in_memory()?;
+    let sinks: &mut [&mut dyn Sink] = &mut [&mut story, &mut ancestry, &mut tree];
+    crate::sql::ingest_with(&conn, &set, ReplayOptions::default(), sinks)?;
+    conn.execute_batch("PRAGMA query_only=1")?;
     let mut outs = vec![
         ("timeline.txt".into(), story.into_inner()),
         ("timeline-ancestry.txt".into(), ancestry.into_inner()),
-        ("tree.txt".into(), tree),
+        ("tree.txt".into(), tree.text),
     ];
-    // Every canned query that needs no parameter, on the SQLite model of the fixture.
-    let conn = rusqlite::Connection::open_in_memory()?;
-    crate::sql::ingest(&conn, &set, ReplayOptions::default())?;
-    conn.execute_batch("PRAGMA query_only=1")?;
     for q in crate::sql::query::CANNED {
         if !q.params().is_empty() {
             continue;

@@ -57,8 +57,6 @@ pub struct Attribution {
     pub conn: Option<ConnId>,
     /// Parsed payload.
     pub app: Option<App>,
-    /// Snapshot entry for a process already known (nothing new).
-    pub known: bool,
 }
 
 /// A window in which the recorder lost records.
@@ -217,27 +215,11 @@ impl Model {
         let Some(init) = self.boots.get(img.boot as usize).and_then(|b| b.init_ns) else {
             return Vec::new();
         };
-        let n = &img.ns;
-        let pairs = [
-            ("mnt", n.mnt, init.mnt),
-            ("pid", n.pid, init.pid),
-            ("net", n.net, init.net),
-            ("uts", n.uts, init.uts),
-            ("ipc", n.ipc, init.ipc),
-            ("user", n.user, init.user),
-            ("cgroup", n.cgroup, init.cgroup),
-            ("time", n.time, init.time),
-        ];
-        pairs
+        crate::names::ns_pairs(&img.ns, &init)
             .iter()
             .filter(|(_, a, b)| *a != 0 && *b != 0 && a != b)
             .map(|(name, _, _)| *name)
             .collect()
-    }
-
-    /// Name a DNS answer in the trace gave this address, before now.
-    pub fn dns_name(&self, boot: u16, ip: IpAddr) -> Option<&str> {
-        self.dns.get(&(boot, ip)).map(String::as_str)
     }
 
     /// Ends the replay: links snapshot processes whose parent entry came last.
@@ -427,7 +409,6 @@ impl Model {
             if same && img.origin != Origin::Unknown {
                 return Attribution {
                     image: Some(id),
-                    known: true,
                     ..Default::default()
                 };
             }
@@ -679,23 +660,39 @@ impl Model {
         dir: Direction,
         ts: u64,
     ) -> ConnId {
-        let id = ConnId(self.conns.len() as u32);
-        let mut c = Conn::new(id, image, rec, sock, dir, ts);
-        if let Some(r) = c.remote {
-            c.remote_name = self.dns.get(&(boot, r.ip())).cloned();
-        }
-        if let (Some(l), Some(r)) = (c.local, c.remote) {
+        let id = self.new_conn(rec, boot, image, sock, dir, ts);
+        let (local, remote) = (self.conns[id.idx()].local, self.conns[id.idx()].remote);
+        if let (Some(l), Some(r)) = (local, remote) {
             if let Some(&peer) = self.tuples.get(&(rec, r, l)) {
                 if self.conns[peer.idx()].end_ns.is_none() {
-                    c.peer = Some(peer);
+                    self.conns[id.idx()].peer = Some(peer);
                     self.conns[peer.idx()].peer = Some(id);
                 }
             }
             self.tuples.insert((rec, l, r), id);
         }
+        self.streams.insert((rec, sock.cookie), id);
+        id
+    }
+
+    /// A new connection or flow of `image`, named by an earlier DNS answer when one gave
+    /// its remote address.
+    fn new_conn(
+        &mut self,
+        rec: u16,
+        boot: u16,
+        image: ImageId,
+        sock: &Sock,
+        dir: Direction,
+        ts: u64,
+    ) -> ConnId {
+        let id = ConnId(self.conns.len() as u32);
+        let mut c = Conn::new(id, image, rec, sock, dir, ts);
+        if let Some(r) = c.remote {
+            c.remote_name = self.dns.get(&(boot, r.ip())).cloned();
+        }
         self.conns.push(c);
         self.refs[image.idx()] += 1;
-        self.streams.insert((rec, sock.cookie), id);
         self.images[image.idx()].counts.conns += 1;
         id
     }
@@ -713,15 +710,8 @@ impl Model {
         if let Some(&id) = self.flows.get(&key) {
             return id;
         }
-        let id = ConnId(self.conns.len() as u32);
-        let mut c = Conn::new(id, image, rec, sock, Direction::Datagram, ts);
-        if let Some(r) = c.remote {
-            c.remote_name = self.dns.get(&(boot, r.ip())).cloned();
-        }
-        self.conns.push(c);
-        self.refs[image.idx()] += 1;
+        let id = self.new_conn(rec, boot, image, sock, Direction::Datagram, ts);
         self.flows.insert(key, id);
-        self.images[image.idx()].counts.conns += 1;
         id
     }
 

@@ -55,6 +55,17 @@ pub fn ingest(
     set: &TraceSet,
     opts: ReplayOptions,
 ) -> anyhow::Result<IngestStats> {
+    ingest_with(conn, set, opts, &mut [])
+}
+
+/// [`ingest`], feeding `others` from the same replay (so a caller that also wants a
+/// timeline or the finished model does not replay twice).
+pub fn ingest_with(
+    conn: &Connection,
+    set: &TraceSet,
+    opts: ReplayOptions,
+    others: &mut [&mut dyn Sink],
+) -> anyhow::Result<IngestStats> {
     let t0 = Instant::now();
     // The file is written under a temporary name and renamed when complete, so a crash
     // leaves no half database behind: no journal needed.
@@ -67,8 +78,13 @@ pub fn ingest(
     conn.execute_batch(SCHEMA).context("creating the schema")?;
     let (events, rows, outcome) = {
         let mut w = SqlWriter::new(conn, RecordingInfo::of(set))?;
-        let sinks: &mut [&mut dyn Sink] = &mut [&mut w];
-        let (_, stats) = replay(set, sinks, opts)?;
+        let stats = {
+            let mut sinks: Vec<&mut (dyn Sink + '_)> = vec![&mut w];
+            for s in others.iter_mut() {
+                sinks.push(&mut **s);
+            }
+            replay(set, &mut sinks, opts)?.1
+        };
         (
             stats.events,
             w.rows().total(),

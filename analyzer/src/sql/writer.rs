@@ -687,17 +687,7 @@ impl<'c> SqlWriter<'c> {
 
 /// Namespace names whose inode changed (both known).
 fn ns_changed(a: &Namespaces, b: &Namespaces) -> String {
-    let pairs = [
-        ("mnt", a.mnt, b.mnt),
-        ("pid", a.pid, b.pid),
-        ("net", a.net, b.net),
-        ("uts", a.uts, b.uts),
-        ("ipc", a.ipc, b.ipc),
-        ("user", a.user, b.user),
-        ("cgroup", a.cgroup, b.cgroup),
-        ("time", a.time, b.time),
-    ];
-    pairs
+    names::ns_pairs(a, b)
         .iter()
         .filter(|(_, x, y)| *y != 0 && x != y)
         .map(|(n, _, _)| *n)

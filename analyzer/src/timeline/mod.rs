@@ -120,7 +120,7 @@ pub fn parse_types(values: &[String]) -> Result<Vec<RecordType>, String> {
                 fams.join(", "),
                 RecordType::ALL
                     .iter()
-                    .filter(|t| (t.to_u16()) < 0xf000 || **t == RecordType::Loss)
+                    .filter(|t| (**t as u16) < 0xf000 || **t == RecordType::Loss)
                     .map(|t| t.name())
                     .collect::<Vec<_>>()
                     .join(", ")
@@ -128,15 +128,6 @@ pub fn parse_types(values: &[String]) -> Result<Vec<RecordType>, String> {
         }
     }
     Ok(out)
-}
-
-trait TypeNum {
-    fn to_u16(self) -> u16;
-}
-impl TypeNum for RecordType {
-    fn to_u16(self) -> u16 {
-        self as u16
-    }
 }
 
 /// A time bound: absolute wall-clock ns, or an offset from the first event.
