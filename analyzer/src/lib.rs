@@ -4,6 +4,7 @@
 pub mod analytics;
 pub mod cmd;
 pub mod describe;
+pub mod detect;
 pub mod exit;
 pub mod graph;
 pub mod model;

@@ -42,6 +42,12 @@ enum Command {
     Ingest(cmd::ingest::Args),
     /// Run a canned query (queries/*.sql) or read-only SQL on a database or traces.
     Query(cmd::query::Args),
+    /// Run detection rules (built-in, a rules directory, Sigma): findings with evidence.
+    Detect(cmd::detect::Args),
+    /// Findings grouped into incidents along the process graph, each as an attack timeline.
+    Incidents(cmd::incidents::Args),
+    /// List the detection rules, or run their tests.
+    Rules(cmd::rules::Args),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +63,9 @@ fn main() -> ExitCode {
         Command::Export(a) => cmd::export::run(&a),
         Command::Ingest(a) => cmd::ingest::run(&a),
         Command::Query(a) => cmd::query::run(&a),
+        Command::Detect(a) => cmd::detect::run(&a),
+        Command::Incidents(a) => cmd::incidents::run(&a),
+        Command::Rules(a) => cmd::rules::run(&a),
     };
     rewind_analyzer::exit::finish(res)
 }

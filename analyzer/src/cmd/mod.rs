@@ -1,12 +1,15 @@
 //! One module per subcommand, each with an `Args` (clap) and a `run` entry.
 
 pub mod check;
+pub mod detect;
 pub mod dump;
 pub mod export;
 pub mod graph;
+pub mod incidents;
 pub mod info;
 pub mod ingest;
 pub mod query;
+pub mod rules;
 pub mod stats;
 pub mod timeline;
 pub mod tree;

@@ -64,6 +64,13 @@ pub struct Args {
     /// No progress display.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Only the processes of this incident (numbered by `analyzer incidents`), from its
+    /// first finding to its last.
+    #[arg(long, value_name = "N")]
+    pub incident: Option<usize>,
+    /// Rules that define the incidents.
+    #[command(flatten)]
+    pub rules: super::detect::RuleArgs,
 }
 
 impl Args {
@@ -151,7 +158,17 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
 /// Writes the timeline of `args.input` to `out`.
 pub fn write(args: &Args, out: &mut impl Write) -> anyhow::Result<Outcome> {
     let set = args.input.open()?;
-    let filter = args.filter()?;
+    let mut filter = args.filter()?;
+    if let Some(n) = args.incident {
+        let d = super::detect::detect(&set, &args.rules, !args.quiet)?;
+        let count = d.incidents.len();
+        let Some(inc) = d.incidents.into_iter().find(|i| i.id == n) else {
+            anyhow::bail!(
+                "there is no incident {n}: these traces have {count} (see `analyzer incidents`)"
+            );
+        };
+        filter.images = Some(inc.images.into_iter().collect());
+    }
     let anchors = set.recordings.iter().map(|r| r.anchor).collect();
     let mut tl = Timeline::new(&mut *out, args.format(), filter, anchors);
     tl.preamble(&preamble(&set))?;

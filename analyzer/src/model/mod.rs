@@ -210,6 +210,11 @@ impl Model {
             .find_map(|b| self.current.get(&(b, pid)).copied())
     }
 
+    /// The image a pid of one boot has now (during a replay: at the event being applied).
+    pub fn current_image_in(&self, boot: u16, pid: u32) -> Option<ImageId> {
+        self.current.get(&(boot, pid)).copied()
+    }
+
     /// Which namespaces differ from the host's (names), when the host's are known.
     pub fn non_host_namespaces(&self, img: &Image) -> Vec<&'static str> {
         let Some(init) = self.boots.get(img.boot as usize).and_then(|b| b.init_ns) else {

@@ -295,7 +295,10 @@ impl<W: Write> Timeline<W> {
             return true;
         }
         let Some(id) = step.at.image else {
-            return f.pids.is_empty() && f.tree.is_none() && f.container.is_none();
+            return f.pids.is_empty()
+                && f.tree.is_none()
+                && f.container.is_none()
+                && f.images.is_none();
         };
         if let Some(set) = &f.images {
             if !set.contains(&id) {

@@ -1,0 +1,205 @@
+//! `analyzer detect`: findings of the built-in rules (or a rules directory) and of Sigma
+//! rules, each with the events that prove it.
+
+use crate::detect::incident::{self, Incident};
+use crate::detect::rule::{self, Rule, Severity};
+use crate::detect::{Detector, ExternalRules, Finding};
+use crate::exit::Outcome;
+use crate::model::Model;
+use crate::replay::{replay, ReplayOptions, ReplayStats};
+use crate::timefmt;
+use anyhow::Context;
+use rewind_schema::trace::TraceSet;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+
+/// Which rules to run (shared by detect, incidents, report and timeline --incident).
+#[derive(Debug, Clone, clap::Args)]
+pub struct RuleArgs {
+    /// Rewind rules from this directory (every *.yml inside) instead of the built-in ones.
+    #[arg(long, value_name = "DIR")]
+    pub rules: Option<PathBuf>,
+    /// Also evaluate the Sigma rules in this directory (Linux process_creation,
+    /// file_event, network_connection); rules that cannot be evaluated are listed.
+    #[arg(long, value_name = "DIR")]
+    pub sigma: Option<PathBuf>,
+    /// Only findings of at least this severity (info, low, medium, high, critical).
+    #[arg(long, value_name = "LEVEL", default_value = "info", value_parser = parse_severity)]
+    pub min_severity: Severity,
+    /// Largest gap between two findings of one incident.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_window)]
+    pub window: u64,
+}
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    Severity::parse(s).ok_or_else(|| format!("{s:?}: use info, low, medium, high or critical"))
+}
+
+fn parse_window(s: &str) -> Result<u64, String> {
+    timefmt::parse_duration(s).ok_or_else(|| format!("{s:?} is not a duration (30s, 10m, 1h)"))
+}
+
+/// Arguments of `analyzer detect`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The traces to read.
+    #[command(flatten)]
+    pub input: super::Inputs,
+    /// Rules.
+    #[command(flatten)]
+    pub rules: RuleArgs,
+    /// One JSON object per finding, one per line.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress display.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// The rules `args` name: a directory's, or the built-in ones.
+pub fn load_rules(args: &RuleArgs) -> anyhow::Result<Vec<Rule>> {
+    let rules = match &args.rules {
+        Some(dir) => rule::load_dir(dir).map_err(anyhow::Error::msg)?,
+        None => rule::builtin().map_err(anyhow::Error::msg)?,
+    };
+    let mut seen = std::collections::HashSet::new();
+    for r in &rules {
+        if !seen.insert(r.meta.id.clone()) {
+            anyhow::bail!("rule id {} is defined twice ({})", r.meta.id, r.meta.source);
+        }
+    }
+    Ok(rules)
+}
+
+/// The Sigma rules `args` name, with those that cannot be evaluated reported on stderr.
+pub fn load_sigma(args: &RuleArgs) -> anyhow::Result<Option<Box<dyn ExternalRules>>> {
+    let Some(dir) = &args.sigma else {
+        return Ok(None);
+    };
+    let set = crate::detect::sigma::SigmaRules::load_dir(dir)
+        .with_context(|| format!("cannot load Sigma rules from {}", dir.display()))?;
+    for (path, why) in set.skipped() {
+        eprintln!("analyzer: note: Sigma rule {path} not evaluated: {why}");
+    }
+    Ok(Some(Box::new(set)))
+}
+
+/// Everything detection produced.
+#[derive(Debug)]
+pub struct Detection {
+    /// The whole model.
+    pub model: Model,
+    /// Findings at or above the minimum severity, in time order.
+    pub findings: Vec<Finding>,
+    /// Incidents over those findings.
+    pub incidents: Vec<Incident>,
+    /// What the replay read.
+    pub stats: ReplayStats,
+}
+
+/// Replays `set` with the rules and groups the findings.
+pub fn detect(set: &TraceSet, args: &RuleArgs, progress: bool) -> anyhow::Result<Detection> {
+    let rules = load_rules(args)?;
+    let sigma = load_sigma(args)?;
+    let anchors = set.recordings.iter().map(|r| r.anchor).collect();
+    let mut det = Detector::new(rules, sigma, anchors);
+    let (model, stats) = replay(
+        set,
+        &mut [&mut det],
+        ReplayOptions {
+            progress,
+            ..Default::default()
+        },
+    )?;
+    let findings: Vec<Finding> = det
+        .into_findings()
+        .into_iter()
+        .filter(|f| f.rule.severity >= args.min_severity)
+        .collect();
+    let incidents = incident::group(&model, &findings, args.window as i128);
+    Ok(Detection {
+        model,
+        findings,
+        incidents,
+        stats,
+    })
+}
+
+/// Runs the command.
+pub fn run(args: &Args) -> anyhow::Result<Outcome> {
+    let set = args.input.open()?;
+    let d = detect(&set, &args.rules, !args.quiet)?;
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    if args.json {
+        for f in &d.findings {
+            serde_json::to_writer(&mut out, f)?;
+            out.write_all(b"\n")?;
+        }
+    } else {
+        write_findings(&mut out, &d)?;
+    }
+    out.flush()?;
+    Ok(d.stats.outcome.unwrap_or(Outcome::Clean))
+}
+
+/// A severity as a fixed-width tag.
+pub fn sev_tag(s: Severity) -> String {
+    format!("{:<8}", s.name().to_ascii_uppercase())
+}
+
+/// The findings as text: one block per finding with its evidence.
+pub fn write_findings(out: &mut impl Write, d: &Detection) -> std::io::Result<()> {
+    for f in &d.findings {
+        writeln!(
+            out,
+            "{}  {} {}  {}  [{}]",
+            timefmt::wall(f.wall_ns),
+            sev_tag(f.rule.severity),
+            f.rule.id,
+            f.rule.title,
+            f.rule.attack.join(", ")
+        )?;
+        let times = if f.count > 1 {
+            format!(
+                " ({} times, last {})",
+                f.count,
+                timefmt::wall(f.last_wall_ns)
+            )
+        } else {
+            String::new()
+        };
+        writeln!(out, "    {}{times}", f.explanation)?;
+        for e in &f.evidence {
+            writeln!(
+                out,
+                "      {}  {:<20} {}",
+                timefmt::wall(e.wall_ns),
+                e.process,
+                e.text
+            )?;
+        }
+    }
+    let counts = crate::detect::by_severity(&d.findings)
+        .iter()
+        .map(|(s, n)| format!("{n} {}", s.name()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let loss: u64 = d.model.losses.iter().map(|l| l.count).sum();
+    let loss = if loss > 0 {
+        format!("; WARNING: {loss} records were lost during recording, findings may be missing")
+    } else {
+        String::new()
+    };
+    writeln!(
+        out,
+        "-- {} findings{} in {} incidents{loss} --",
+        d.findings.len(),
+        if counts.is_empty() {
+            String::new()
+        } else {
+            format!(" ({counts})")
+        },
+        d.incidents.len()
+    )
+}

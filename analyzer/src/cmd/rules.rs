@@ -1,0 +1,113 @@
+//! `analyzer rules list|test`: what the rules are, and whether each still fires where
+//! its `tests:` say it should (the detection engineer's CI check).
+
+use super::detect::{load_rules, RuleArgs};
+use crate::detect::Detector;
+use crate::exit::Outcome;
+use crate::replay::{replay, ReplayOptions};
+use rewind_schema::trace::TraceSet;
+use std::io::Write;
+
+/// `analyzer rules` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// One line per rule: id, severity, ATT&CK, title.
+    List {
+        /// Rules.
+        #[command(flatten)]
+        rules: RuleArgs,
+        /// JSON: one object per rule.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compile every rule and run each rule's `tests:` (trace and expected findings).
+    Test {
+        /// Rules.
+        #[command(flatten)]
+        rules: RuleArgs,
+    },
+}
+
+/// Arguments of `analyzer rules`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Runs the command.
+pub fn run(args: &Args) -> anyhow::Result<Outcome> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match &args.command {
+        Command::List { rules, json } => {
+            let rules = load_rules(rules)?;
+            for r in &rules {
+                if *json {
+                    serde_json::to_writer(&mut out, &r.meta)?;
+                    writeln!(out)?;
+                } else {
+                    writeln!(
+                        out,
+                        "{:<18} {:<8} {:<28} {}",
+                        r.meta.id,
+                        r.meta.severity.name(),
+                        r.meta.attack.join(","),
+                        r.meta.title
+                    )?;
+                }
+            }
+            if !*json {
+                writeln!(out, "-- {} rules --", rules.len())?;
+            }
+            Ok(Outcome::Clean)
+        }
+        Command::Test { rules: ra } => {
+            let rules = load_rules(ra)?;
+            let mut failed = 0usize;
+            let mut ran = 0usize;
+            for r in &rules {
+                for t in &r.tests {
+                    ran += 1;
+                    // Built-in rules' test paths are relative to analyzer/rules/.
+                    let base = match &ra.rules {
+                        Some(dir) => std::path::Path::new(&r.meta.source)
+                            .parent()
+                            .map(|p| p.to_path_buf())
+                            .unwrap_or_else(|| dir.clone()),
+                        None => std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("rules"),
+                    };
+                    let path = base.join(&t.trace);
+                    let set = TraceSet::open(&[&path])?;
+                    let anchors = set.recordings.iter().map(|x| x.anchor).collect();
+                    let mut det = Detector::new(vec![r.clone()], None, anchors);
+                    replay(&set, &mut [&mut det], ReplayOptions::default())?;
+                    let n = det.into_findings().len();
+                    let ok = n == t.findings;
+                    if !ok {
+                        failed += 1;
+                    }
+                    writeln!(
+                        out,
+                        "{} {} on {}: {} findings, expected {}",
+                        if ok { "ok  " } else { "FAIL" },
+                        r.meta.id,
+                        t.trace.display(),
+                        n,
+                        t.findings
+                    )?;
+                }
+            }
+            writeln!(
+                out,
+                "-- {} rules compiled; {ran} tests, {failed} failed --",
+                rules.len()
+            )?;
+            if failed > 0 {
+                anyhow::bail!("{failed} rule tests failed");
+            }
+            Ok(Outcome::Clean)
+        }
+    }
+}

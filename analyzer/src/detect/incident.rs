@@ -1,0 +1,281 @@
+//! Incidents: findings grouped along the process graph. Two findings belong together
+//! when their processes share a story root (the top of their ancestry below a
+//! supervisor such as systemd, sshd or a container shim: one service, one login
+//! session, one command), or when a connection links the two trees (a reverse shell and
+//! its listener, a tool and the internal service it reached), and they are no further
+//! apart in time than the window.
+
+use super::rule::Severity;
+use super::Finding;
+use crate::model::process::{Image, ImageId};
+use crate::model::Model;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use serde::Serialize;
+
+/// Processes under which every story on a host runs: a story root is the ancestor just
+/// below one of these (or the oldest ancestor known).
+const SUPERVISORS: [&str; 16] = [
+    "systemd",
+    "init",
+    "kthreadd",
+    "sshd",
+    "containerd",
+    "containerd-shim",
+    "containerd-shim-runc-v2",
+    "conmon",
+    "runc",
+    "crun",
+    "dockerd",
+    "cron",
+    "crond",
+    "atd",
+    "tmux: server",
+    "screen",
+];
+
+/// A group of findings that tell one story.
+#[derive(Debug, Clone, Serialize)]
+pub struct Incident {
+    /// 1-based number, in order of first finding.
+    pub id: usize,
+    /// Highest severity of its findings.
+    pub severity: Severity,
+    /// The most severe (then earliest) finding's title, and how many more.
+    pub title: String,
+    /// First finding, wall-clock ns.
+    pub start_wall_ns: i128,
+    /// Last finding, wall-clock ns.
+    pub end_wall_ns: i128,
+    /// The story root: exec id and `name[pid]` and command line.
+    pub root: String,
+    /// Where it came in: the parent process of the earliest finding's process.
+    pub entry: String,
+    /// Indexes into the findings list, in time order.
+    pub findings: Vec<usize>,
+    /// ATT&CK techniques of its findings, sorted.
+    pub attack: Vec<String>,
+    /// Exec ids of the processes involved, sorted.
+    pub processes: Vec<String>,
+    /// The images involved (findings' processes, their descendants, their ancestors up
+    /// to the root, and the processes at the other end of their connections).
+    #[serde(skip)]
+    pub images: HashSet<ImageId>,
+}
+
+fn is_supervisor(img: &Image) -> bool {
+    let name = img.name();
+    img.pid <= 2 || SUPERVISORS.contains(&name.as_str())
+}
+
+/// The top of a process's story: the highest ancestor below a supervisor.
+pub fn story_root(model: &Model, id: ImageId) -> ImageId {
+    let mut root = id;
+    for a in model.ancestry(id) {
+        if is_supervisor(a) && a.id != id {
+            break;
+        }
+        root = a.id;
+    }
+    root
+}
+
+fn find(parent: &mut [usize], mut x: usize) -> usize {
+    while parent[x] != x {
+        parent[x] = parent[parent[x]];
+        x = parent[x];
+    }
+    x
+}
+
+fn describe(model: &Model, id: ImageId) -> String {
+    let img = model.image(id);
+    let cmd = img.cmdline();
+    if cmd.is_empty() {
+        format!("{} ({})", img.label(), img.exec_id())
+    } else {
+        format!("{} ({}): {cmd}", img.label(), img.exec_id())
+    }
+}
+
+/// Groups findings into incidents; `window_ns` is the largest gap between consecutive
+/// findings of one incident. The model must be whole (not a streaming replay's).
+pub fn group(model: &Model, findings: &[Finding], window_ns: i128) -> Vec<Incident> {
+    // Union-find over findings: same story root, or roots linked by a connection.
+    let n = findings.len();
+    let mut parent: Vec<usize> = (0..n).collect();
+    let roots: Vec<Option<ImageId>> = findings
+        .iter()
+        .map(|f| f.image.filter(|i| model.images.get(i.idx()).is_some()))
+        .map(|i| i.map(|i| story_root(model, i)))
+        .collect();
+    let mut by_root: HashMap<ImageId, usize> = HashMap::default();
+    for (i, r) in roots.iter().enumerate() {
+        if let Some(r) = r {
+            match by_root.get(r) {
+                Some(&j) => {
+                    let (a, b) = (find(&mut parent, i), find(&mut parent, j));
+                    parent[a] = b;
+                }
+                None => {
+                    by_root.insert(*r, i);
+                }
+            }
+        }
+    }
+    let mut root_cache: HashMap<ImageId, ImageId> = HashMap::default();
+    let mut root_of = |id: ImageId| {
+        *root_cache
+            .entry(id)
+            .or_insert_with(|| story_root(model, id))
+    };
+    for c in model.conns.iter() {
+        let Some(peer) = c.peer.and_then(|p| model.try_conn(p)) else {
+            continue;
+        };
+        let (ra, rb) = (root_of(c.image), root_of(peer.image));
+        if let (Some(&a), Some(&b)) = (by_root.get(&ra), by_root.get(&rb)) {
+            let (a, b) = (find(&mut parent, a), find(&mut parent, b));
+            parent[a] = b;
+        }
+    }
+    let mut groups: HashMap<usize, Vec<usize>> = HashMap::default();
+    for i in 0..n {
+        let g = find(&mut parent, i);
+        groups.entry(g).or_default().push(i);
+    }
+    // Split each group where findings are further apart than the window.
+    let mut parts: Vec<Vec<usize>> = Vec::new();
+    for (_, mut members) in groups {
+        members.sort_by_key(|&i| (findings[i].wall_ns, i));
+        let mut cur: Vec<usize> = Vec::new();
+        for i in members {
+            if let Some(&last) = cur.last() {
+                if findings[i].wall_ns - findings[last].last_wall_ns.max(findings[last].wall_ns)
+                    > window_ns
+                {
+                    parts.push(std::mem::take(&mut cur));
+                }
+            }
+            cur.push(i);
+        }
+        parts.push(cur);
+    }
+    parts.sort_by_key(|p| (findings[p[0]].wall_ns, p[0]));
+    let children = children_of(model);
+    parts
+        .into_iter()
+        .enumerate()
+        .map(|(k, members)| build(model, findings, &roots, &children, k + 1, members))
+        .collect()
+}
+
+fn children_of(model: &Model) -> HashMap<ImageId, Vec<ImageId>> {
+    let mut ch: HashMap<ImageId, Vec<ImageId>> = HashMap::default();
+    for img in model.images.iter() {
+        if let Some(p) = img.parent {
+            ch.entry(p).or_default().push(img.id);
+        }
+    }
+    ch
+}
+
+fn build(
+    model: &Model,
+    findings: &[Finding],
+    roots: &[Option<ImageId>],
+    children: &HashMap<ImageId, Vec<ImageId>>,
+    id: usize,
+    members: Vec<usize>,
+) -> Incident {
+    let top = members
+        .iter()
+        .copied()
+        .max_by(|&a, &b| {
+            findings[a]
+                .rule
+                .severity
+                .cmp(&findings[b].rule.severity)
+                .then(findings[b].wall_ns.cmp(&findings[a].wall_ns))
+        })
+        .unwrap_or(members[0]);
+    let f0 = &findings[members[0]];
+    let mut title = format!("{}: {}", findings[top].rule.title, findings[top].process);
+    if members.len() > 1 {
+        title.push_str(&format!(" (+{} more findings)", members.len() - 1));
+    }
+    let mut attack: Vec<String> = members
+        .iter()
+        .flat_map(|&i| findings[i].rule.attack.iter().cloned())
+        .collect();
+    attack.sort();
+    attack.dedup();
+    // Processes involved.
+    let mut images: HashSet<ImageId> = HashSet::default();
+    let root = members.iter().find_map(|&i| roots[i]);
+    for &i in &members {
+        let Some(img) = findings[i]
+            .image
+            .filter(|i| model.images.get(i.idx()).is_some())
+        else {
+            continue;
+        };
+        let r = roots[i].unwrap_or(img);
+        for a in model.ancestry(img) {
+            images.insert(a.id);
+            if a.id == r {
+                break;
+            }
+        }
+        // The whole process (later images of the same pid) and its descendants.
+        let mut stack = vec![img];
+        while let Some(x) = stack.pop() {
+            if images.insert(x) || x == img {
+                if let Some(cs) = children.get(&x) {
+                    stack.extend(cs.iter().copied().filter(|c| !images.contains(c)));
+                }
+            }
+        }
+    }
+    // The other ends of their connections.
+    let peers: Vec<ImageId> = model
+        .conns
+        .iter()
+        .filter(|c| images.contains(&c.image))
+        .filter_map(|c| c.peer.and_then(|p| model.try_conn(p)))
+        .map(|p| p.image)
+        .collect();
+    images.extend(peers);
+    let mut processes: Vec<String> = images
+        .iter()
+        .filter_map(|i| model.images.get(i.idx()))
+        .map(|i| i.exec_id())
+        .collect();
+    processes.sort();
+    let entry = f0
+        .image
+        .filter(|i| model.images.get(i.idx()).is_some())
+        .and_then(|i| model.process_ancestry(i).nth(1).map(|p| p.id))
+        .map(|p| describe(model, p))
+        .unwrap_or_else(|| "unknown".into());
+    let mut sorted = members.clone();
+    sorted.sort_by_key(|&i| (findings[i].wall_ns, i));
+    Incident {
+        id,
+        severity: findings[top].rule.severity,
+        title,
+        start_wall_ns: f0.wall_ns,
+        end_wall_ns: members
+            .iter()
+            .map(|&i| findings[i].last_wall_ns)
+            .max()
+            .unwrap_or(f0.wall_ns),
+        root: root
+            .map(|r| describe(model, r))
+            .unwrap_or_else(|| "unknown".into()),
+        entry,
+        findings: sorted,
+        attack,
+        processes,
+        images,
+    }
+}
