@@ -27,7 +27,7 @@ enum Command {
     /// Every event, decoded, one per line, in time order.
     Dump(cmd::dump::Args),
     /// The story: one line per event, in words, in time order.
-    Timeline(cmd::timeline::Args),
+    Timeline(Box<cmd::timeline::Args>),
     /// The process tree: exec chains, durations, exit codes, files, connections, DNS.
     Tree(cmd::tree::Args),
     /// Compare analyzer outputs on a fixture with committed expectations (diff on change).
