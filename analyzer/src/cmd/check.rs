@@ -89,6 +89,21 @@ pub fn outputs(input: &super::Inputs) -> anyhow::Result<Vec<(String, Vec<u8>)>> 
         crate::sql::query::print(&table, crate::sql::query::Format::Text, &mut text)?;
         outs.push((format!("query-{}.txt", q.name), text));
     }
+    // Detections with the built-in rules: every finding and incident, so a rule that
+    // starts or stops firing on a fixture shows up as a diff.
+    let rules = super::detect::RuleArgs {
+        rules: None,
+        sigma: None,
+        min_severity: crate::detect::rule::Severity::Info,
+        window: 3_600_000_000_000,
+    };
+    let d = super::detect::detect(&set, &rules, false)?;
+    let mut text = Vec::new();
+    super::detect::write_findings(&mut text, &d)?;
+    outs.push(("detect.txt".into(), text));
+    let mut text = Vec::new();
+    super::incidents::write_incidents(&mut text, &d)?;
+    outs.push(("incidents.txt".into(), text));
     Ok(outs)
 }
 

@@ -48,7 +48,8 @@ pub struct Incident {
     pub end_wall_ns: i128,
     /// The story root: exec id and `name[pid]` and command line.
     pub root: String,
-    /// Where it came in: the parent process of the earliest finding's process.
+    /// Where it came in: the process just below the root on the way to the most severe
+    /// finding (the exploited service, the session's first command).
     pub entry: String,
     /// Indexes into the findings list, in time order.
     pub findings: Vec<usize>,
@@ -251,11 +252,20 @@ fn build(
         .map(|i| i.exec_id())
         .collect();
     processes.sort();
-    let entry = f0
+    let entry = findings[top]
         .image
         .filter(|i| model.images.get(i.idx()).is_some())
-        .and_then(|i| model.process_ancestry(i).nth(1).map(|p| p.id))
-        .map(|p| describe(model, p))
+        .map(|i| {
+            let r = roots[top].map(|r| model.image(r));
+            // The processes from the finding up to (not including) the root's own.
+            let procs: Vec<&Image> = model
+                .process_ancestry(i)
+                .take_while(|p| r.is_none_or(|r| (p.boot, p.pid) != (r.boot, r.pid)))
+                .collect();
+            // The topmost of them (the finding's own process when it is the root's).
+            let below = procs.last().copied().unwrap_or(model.image(i));
+            describe(model, below.id)
+        })
         .unwrap_or_else(|| "unknown".into());
     let mut sorted = members.clone();
     sorted.sort_by_key(|&i| (findings[i].wall_ns, i));
