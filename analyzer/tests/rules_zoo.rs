@@ -240,7 +240,8 @@ fn zoo(p: &Path) {
         ret: 0,
         path: "/run/docker.sock".into(),
     };
-    b.event(next(), 200, EventKind::Connect(sock)).expect("connect");
+    b.event(next(), 200, EventKind::Connect(sock))
+        .expect("connect");
     // A bind shell: nc listens.
     let ts = next();
     b.fork(ts, 60, 250).expect("fork");
@@ -308,6 +309,16 @@ fn zoo(p: &Path) {
     };
     b.event(next(), 300, EventKind::Namespace(setns))
         .expect("setns");
+    // The policy kills it.
+    let enforce = wire::Enforce {
+        action: wire::enforce::ACTION_KILL,
+        rule: 1,
+        sig: 9,
+        trigger: 0x0501,
+        detail: "setns into host mnt namespace".into(),
+    };
+    b.event(next(), 300, EventKind::Enforce(enforce))
+        .expect("enforce");
     b.finish().expect("finish");
 }
 
@@ -316,6 +327,9 @@ fn rules_no_fixture_reaches_fire_on_the_zoo() {
     let dir = tempfile::tempdir().expect("tmp");
     let p = dir.path().join("zoo.zst");
     zoo(&p);
+    if let Some(keep) = std::env::var_os("REWIND_KEEP_ZOO") {
+        std::fs::copy(&p, keep).expect("keep the zoo trace");
+    }
     let out = ok(&["detect", "-q", "--json", p.to_str().expect("utf8")]);
     let got: BTreeSet<(String, String)> = out
         .lines()
@@ -347,6 +361,7 @@ fn rules_no_fixture_reaches_fire_on_the_zoo() {
         ("RW-NS-003", "sh[300]"),
         ("RW-NS-004", "sh[300]"),
         ("RW-NS-001", "sh[300]"),
+        ("RW-ENF-001", "sh[300]"),
     ]
     .iter()
     .map(|(a, b)| (a.to_string(), b.to_string()))
@@ -365,6 +380,7 @@ fn rules_no_fixture_reaches_fire_on_the_zoo() {
             "stratum mining protocol with 198.51.100.9:3333",
         ),
         ("RW-NS-001", "joined host namespaces via setns"),
+        ("RW-ENF-001", "policy kill: setns into host mnt namespace"),
         (
             "RW-NET-002",
             "mzxw6ytboi2gk3tvmvzhg5dfon2gk43emfzxg4tfmnxw2zlbnz2xi33n.t.example",
