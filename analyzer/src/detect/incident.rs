@@ -163,10 +163,17 @@ pub fn group(model: &Model, findings: &[Finding], window_ns: i128) -> Vec<Incide
     }
     parts.sort_by_key(|p| (findings[p[0]].wall_ns, p[0]));
     let children = children_of(model);
+    // Image -> images at the other end of its connections (loopback peers in the trace).
+    let mut peers: HashMap<ImageId, Vec<ImageId>> = HashMap::default();
+    for c in model.conns.iter() {
+        if let Some(p) = c.peer.and_then(|p| model.try_conn(p)) {
+            peers.entry(c.image).or_default().push(p.image);
+        }
+    }
     parts
         .into_iter()
         .enumerate()
-        .map(|(k, members)| build(model, findings, &roots, &children, k + 1, members))
+        .map(|(k, members)| build(model, findings, &roots, &children, &peers, k + 1, members))
         .collect()
 }
 
@@ -185,6 +192,7 @@ fn build(
     findings: &[Finding],
     roots: &[Option<ImageId>],
     children: &HashMap<ImageId, Vec<ImageId>>,
+    peers: &HashMap<ImageId, Vec<ImageId>>,
     id: usize,
     members: Vec<usize>,
 ) -> Incident {
@@ -238,14 +246,13 @@ fn build(
         }
     }
     // The other ends of their connections.
-    let peers: Vec<ImageId> = model
-        .conns
+    let linked: Vec<ImageId> = images
         .iter()
-        .filter(|c| images.contains(&c.image))
-        .filter_map(|c| c.peer.and_then(|p| model.try_conn(p)))
-        .map(|p| p.image)
+        .filter_map(|i| peers.get(i))
+        .flatten()
+        .copied()
         .collect();
-    images.extend(peers);
+    images.extend(linked);
     let mut processes: Vec<String> = images
         .iter()
         .filter_map(|i| model.images.get(i.idx()))

@@ -343,11 +343,13 @@ impl Detector {
 impl Sink for Detector {
     fn step(&mut self, model: &Model, step: &Step) -> anyhow::Result<()> {
         let t = step.ev.kind.record_type();
-        if let Some(list) = self.by_type.get(&t) {
-            let list = list.clone();
-            for ri in list {
+        if let Some(list) = self.by_type.get_mut(&t) {
+            // Taken out for the loop (eval_rule needs &mut self), put back after.
+            let list = std::mem::take(list);
+            for &ri in &list {
                 self.eval_rule(ri, model, step, t);
             }
+            self.by_type.insert(t, list);
         }
         if let Some(mut ext) = self.external.take() {
             if ext.wants(t) {
