@@ -84,7 +84,9 @@ fn unevaluable_rules_are_listed_with_reasons() {
         .skipped()
         .iter()
         .map(|(p, why)| {
-            let p = p.strip_prefix(&sigma_dir().display().to_string()).unwrap_or(p);
+            let p = p
+                .strip_prefix(&sigma_dir().display().to_string())
+                .unwrap_or(p);
             (p.to_string(), why.clone())
         })
         .collect();
@@ -116,7 +118,10 @@ fn reverse_shell() {
         "reverse-shell",
         &[
             ("proc_creation_lnx_bash_dev_tcp_reverse_shell", "sh[16032]"),
-            ("proc_creation_lnx_bash_dev_tcp_reverse_shell", "bash[16033]"),
+            (
+                "proc_creation_lnx_bash_dev_tcp_reverse_shell",
+                "bash[16033]",
+            ),
             ("proc_creation_lnx_bash_interactive_shell", "bash[16033]"),
             ("proc_creation_lnx_interpreter_spawn_shell", "sh[16032]"),
             ("net_connection_lnx_shell_connection", "bash[16033]"),
@@ -135,7 +140,10 @@ fn sensitive_files() {
     check_fixture(
         "sensitive-files",
         &[
-            ("proc_creation_lnx_ssh_keygen_empty_passphrase", "ssh-keygen[16065]"),
+            (
+                "proc_creation_lnx_ssh_keygen_empty_passphrase",
+                "ssh-keygen[16065]",
+            ),
             ("proc_creation_lnx_cat_shadow", "cat[16066]"),
             ("proc_creation_lnx_passwd_discovery", "head[16067]"),
             ("proc_creation_lnx_passwd_discovery", "cat[16068]"),
@@ -154,7 +162,10 @@ fn persistence() {
             ("file_event_lnx_shell_profile_modification", "bash[15989]"),
             ("file_event_lnx_shell_profile_modification", "bash[15995]"),
             ("file_event_lnx_cron_files", "tee[15993]"),
-            ("proc_creation_lnx_ssh_keygen_empty_passphrase", "ssh-keygen[15998]"),
+            (
+                "proc_creation_lnx_ssh_keygen_empty_passphrase",
+                "ssh-keygen[15998]",
+            ),
             ("file_event_lnx_ssh_authorized_keys", "bash[15999]"),
         ],
     );
@@ -168,9 +179,11 @@ fn setuid_escalation() {
             ("proc_creation_lnx_chmod_setuid", "chmod[16109]"),
             ("proc_creation_lnx_exec_from_tmp", "id-suid[16110]"),
             ("proc_creation_lnx_exec_from_tmp", "env-suid[16111]"),
-            ("proc_creation_lnx_user_discovery", "id-suid[16110]"),
+            // env-suid execs /usr/bin/id in the same process; setpriv execs id -u;
+            // python forks and execv's id -u. id-suid (a copy of id) is not named id.
             ("proc_creation_lnx_user_discovery", "id[16111]"),
             ("proc_creation_lnx_user_discovery", "id[16112]"),
+            ("proc_creation_lnx_user_discovery", "id[16114]"),
         ],
     );
 }
@@ -256,7 +269,11 @@ fn malformed_file_is_listed_and_the_rest_still_load() {
         rule("process_creation", "Image|endswith: '/id'"),
     )
     .expect("write");
-    std::fs::write(dir.path().join("broken.yml"), "title: [unclosed\n  detection: {").expect("write");
+    std::fs::write(
+        dir.path().join("broken.yml"),
+        "title: [unclosed\n  detection: {",
+    )
+    .expect("write");
     std::fs::write(
         dir.path().join("nodetection.yaml"),
         "title: No detection\nlogsource:\n    product: linux\n",
@@ -383,12 +400,14 @@ fn synthetic() -> &'static Path {
             new: "/tmp/.hidden".into(),
             ..Default::default()
         };
-        b.event(t + 6 * MS, 600, EventKind::Rename(r)).expect("rename");
+        b.event(t + 6 * MS, 600, EventKind::Rename(r))
+            .expect("rename");
         let u = wire::Unlink {
             path: "/tmp/.hidden".into(),
             ..Default::default()
         };
-        b.event(t + 7 * MS, 600, EventKind::Unlink(u)).expect("unlink");
+        b.event(t + 7 * MS, 600, EventKind::Unlink(u))
+            .expect("unlink");
         b.accept(
             t + 8 * MS,
             700,
@@ -493,11 +512,15 @@ fn keyword_detection_searches_mapped_fields() {
 fn unmapped_field_and_category_are_reasons() {
     let r = SigmaRules::load_str(&rule("process_creation", "OriginalFileName: 'x'"), "a.yml");
     assert_eq!(r.len(), 0);
-    assert!(r.skipped()[0].1.contains("\"OriginalFileName\" has no mapping"));
+    assert!(r.skipped()[0]
+        .1
+        .contains("\"OriginalFileName\" has no mapping"));
     let r = SigmaRules::load_str(&rule("file_event", "DestinationIp: '1.2.3.4'"), "a.yml");
     assert!(r.skipped()[0].1.contains("no mapping for file_event"));
     let r = SigmaRules::load_str(&rule("dns_query", "QueryName: 'x'"), "a.yml");
-    assert!(r.skipped()[0].1.contains("category \"dns_query\" has no mapping"));
+    assert!(r.skipped()[0]
+        .1
+        .contains("category \"dns_query\" has no mapping"));
     let r = SigmaRules::load_str(&rule("process_creation", "Image|expand: '%x%'"), "a.yml");
     assert!(r.skipped()[0].1.contains("expand"), "{:?}", r.skipped());
 }
@@ -506,6 +529,9 @@ fn unmapped_field_and_category_are_reasons() {
 fn every_mapped_field_is_documented() {
     let doc = std::fs::read_to_string(root().join("analyzer/rules/README.md")).expect("readme");
     for f in FIELDS {
-        assert!(doc.contains(&format!("| `{f}` |")), "{f} missing from the Sigma table");
+        assert!(
+            doc.contains(&format!("| `{f}` |")),
+            "{f} missing from the Sigma table"
+        );
     }
 }

@@ -338,10 +338,10 @@ impl ExternalRules for SigmaRules {
     }
 
     fn explain(&self, idx: usize, fact: &Fact) -> String {
-        let title = &self.metas[idx].title;
+        // The title is on the finding already: say what the event was.
         match Category::of(&fact.step.ev.kind) {
-            Some(cat) => format!("{title}: {}", SigmaEvent { fact, cat }.summary()),
-            None => title.clone(),
+            Some(cat) => SigmaEvent { fact, cat }.summary(),
+            None => self.metas[idx].title.clone(),
         }
     }
 }

@@ -302,7 +302,13 @@ impl SigmaEvent<'_, '_> {
                 .unwrap_or_default()
         };
         match self.cat {
-            Category::ProcessCreation => format!("{} ran {}", s("ParentImage"), s("CommandLine")),
+            Category::ProcessCreation => format!(
+                "{} ran `{}` (parent {}, user {})",
+                s("Image"),
+                s("CommandLine"),
+                s("ParentImage"),
+                s("User")
+            ),
             Category::FileEvent => format!("{} wrote {}", s("Image"), s("TargetFilename")),
             Category::FileDelete => format!("{} deleted {}", s("Image"), s("TargetFilename")),
             Category::NetworkConnection => format!(
