@@ -292,6 +292,24 @@ fn malformed_file_is_listed_and_the_rest_still_load() {
 }
 
 #[test]
+fn duplicate_ids_are_listed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for f in ["a.yml", "b.yml"] {
+        std::fs::write(
+            dir.path().join(f),
+            rule("process_creation", "Image|endswith: '/id'"),
+        )
+        .expect("write");
+    }
+    let set = SigmaRules::load_dir(dir.path()).expect("load");
+    assert_eq!(set.len(), 1);
+    let sk = set.skipped();
+    assert_eq!(sk.len(), 1, "{sk:#?}");
+    assert!(sk[0].0.contains("b.yml (Field test)"), "{sk:#?}");
+    assert!(sk[0].1.contains("is also defined by") && sk[0].1.ends_with("a.yml"));
+}
+
+#[test]
 fn detect_cli_prints_notes_for_skipped_rules() {
     let out = analyzer(&[
         "detect",
