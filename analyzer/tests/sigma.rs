@@ -331,6 +331,18 @@ fn detect_cli_prints_notes_for_skipped_rules() {
     );
 }
 
+#[test]
+fn rules_list_includes_sigma_rules() {
+    let out = analyzer(&["rules", "list", "--sigma", "fixtures/sigma"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("09f3de0a-46f2-4395-ba04-c84617a90ae4 critical T1059.004,T1095"),
+        "{stdout}"
+    );
+    assert!(text(&out.stderr).contains("Whoami Utility Execution On Windows"));
+}
+
 // ---- the field mapping, one field at a time, on a synthetic trace ----
 
 const MS: u64 = 1_000_000;
