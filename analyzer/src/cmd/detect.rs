@@ -81,6 +81,12 @@ pub fn load_sigma(args: &RuleArgs) -> anyhow::Result<Option<Box<dyn ExternalRule
     for (path, why) in set.skipped() {
         eprintln!("analyzer: note: Sigma rule {path} not evaluated: {why}");
     }
+    if set.is_empty() {
+        eprintln!(
+            "analyzer: note: no Sigma rule in {} can be evaluated",
+            dir.display()
+        );
+    }
     Ok(Some(Box::new(set)))
 }
 

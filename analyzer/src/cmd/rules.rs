@@ -1,7 +1,7 @@
 //! `analyzer rules list|test`: what the rules are, and whether each still fires where
 //! its `tests:` say it should (the detection engineer's CI check).
 
-use super::detect::{load_rules, RuleArgs};
+use super::detect::{load_rules, load_sigma, RuleArgs};
 use crate::detect::Detector;
 use crate::exit::Outcome;
 use crate::replay::{replay, ReplayOptions};
@@ -41,30 +41,45 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match &args.command {
-        Command::List { rules, json } => {
-            let rules = load_rules(rules)?;
-            for r in &rules {
+        Command::List { rules: ra, json } => {
+            let rules = load_rules(ra)?;
+            // Sigma rules (those that can be evaluated; the others are noted on stderr).
+            let sigma = load_sigma(ra)?;
+            let metas = rules
+                .iter()
+                .map(|r| &r.meta)
+                .chain(sigma.iter().flat_map(|s| s.metas().iter()));
+            let mut n = 0usize;
+            for m in metas {
+                n += 1;
                 if *json {
-                    serde_json::to_writer(&mut out, &r.meta)?;
+                    serde_json::to_writer(&mut out, m)?;
                     writeln!(out)?;
                 } else {
                     writeln!(
                         out,
                         "{:<18} {:<8} {:<28} {}",
-                        r.meta.id,
-                        r.meta.severity.name(),
-                        r.meta.attack.join(","),
-                        r.meta.title
+                        m.id,
+                        m.severity.name(),
+                        m.attack.join(","),
+                        m.title
                     )?;
                 }
             }
             if !*json {
-                writeln!(out, "-- {} rules --", rules.len())?;
+                writeln!(out, "-- {n} rules --")?;
             }
             Ok(Outcome::Clean)
         }
         Command::Test { rules: ra } => {
             let rules = load_rules(ra)?;
+            if let Some(dir) = &ra.sigma {
+                eprintln!(
+                    "analyzer: note: Sigma rules ({}) carry no tests: \
+                     `analyzer detect --sigma` runs them",
+                    dir.display()
+                );
+            }
             let mut failed = 0usize;
             let mut ran = 0usize;
             for r in &rules {
