@@ -1,7 +1,7 @@
-//! The SQLite writer: a replay [`Sink`] that turns each event into rows with prepared
-//! statements (the caller holds one transaction around the whole replay), and writes the
-//! model's final state (processes, connections, TLS, listeners, losses) at the end, when
-//! process rows are complete. Foreign keys are checked once afterwards (see `super`).
+//! The SQLite writer: a replay [`Sink`] that turns each event into rows (inserted by the
+//! database thread of [`super::rows`], inside the caller's one transaction), and writes
+//! the model's final state (processes, connections, TLS, listeners, losses) at the end,
+//! when process rows are complete. Foreign keys are checked once afterwards (see `super`).
 
 use crate::model::net::{tls_summary, Conn};
 use crate::model::process::{End, Image};
@@ -14,7 +14,8 @@ use rewind_schema::meta::ClockAnchor;
 use rewind_schema::trace::TraceSet;
 use rewind_schema::wire::{self, Namespaces};
 use rewind_schema::EventKind;
-use rusqlite::{params, Connection, Statement};
+use super::rows::{self, RowSender};
+use rusqlite::params;
 
 /// What the writer needs to know about one recording (from the trace set).
 #[derive(Debug, Clone)]
@@ -93,23 +94,17 @@ impl RowCounts {
     }
 }
 
-/// The SQLite sink. Statements borrow the connection; the caller opens the transaction.
-pub struct SqlWriter<'c> {
-    conn: &'c Connection,
+/// The SQLite sink: turns events into rows and sends them to the database thread
+/// (see [`super::rows`]); the caller opens the transaction.
+pub struct SqlWriter {
     recordings: Vec<RecordingInfo>,
     wall: WallText,
     next_event: i64,
     rows: RowCounts,
-    ev: Statement<'c>,
-    exec: Statement<'c>,
-    file: Statement<'c>,
-    dns: Statement<'c>,
-    http: Statement<'c>,
-    cred: Statement<'c>,
-    ns: Statement<'c>,
+    out: RowSender,
 }
 
-impl std::fmt::Debug for SqlWriter<'_> {
+impl std::fmt::Debug for SqlWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqlWriter")
             .field("rows", &self.rows)
@@ -117,48 +112,30 @@ impl std::fmt::Debug for SqlWriter<'_> {
     }
 }
 
-fn placeholders(n: usize) -> String {
+pub(crate) fn placeholders(n: usize) -> String {
     vec!["?"; n].join(",")
 }
 
-fn insert(table: &str, cols: &str) -> String {
+pub(crate) fn insert(table: &str, cols: &str) -> String {
     let n = cols.split(',').count();
     format!("INSERT INTO {table} ({cols}) VALUES ({})", placeholders(n))
 }
-
-const EVENT_COLS: &str =
-    "id,ts_ns,time,recording,segment,cpu,type,pid,tid,process_id,related_id,conn_id";
-const EXEC_COLS: &str = "event_id,process_id,prev_id,ts_ns,time,pid,ppid,exe,cmdline,cwd,uid,euid,gid,egid,exe_mode,setid_exe,from_memfd,exe_deleted,tty";
-const FILE_COLS: &str = "event_id,process_id,ts_ns,time,pid,op,path,new_path,ret,ok,access,created,truncated,open_flags,mode,uid,gid,ino";
-const DNS_COLS: &str =
-    "event_id,process_id,conn_id,ts_ns,time,boot,txid,response,rcode,section,question,name,type,value";
-const HTTP_COLS: &str = "event_id,process_id,conn_id,ts_ns,time,kind,inbound,method,path,host,status,reason,location,latency_ns";
-const CRED_COLS: &str = "event_id,process_id,ts_ns,time,pid,kind,syscall,ret,ok,old_uid,new_uid,old_euid,new_euid,old_suid,new_suid,old_fsuid,new_fsuid,old_gid,new_gid,old_egid,new_egid,old_cap_eff,new_cap_eff,old_cap_prm,new_cap_prm,gained_root,caps_gained";
-const NS_COLS: &str =
-    "event_id,process_id,ts_ns,time,pid,op,ret,ok,flags,changed,source,target,fstype";
 
 /// `O_ACCMODE` and friends (x86_64 values).
 const O_ACCMODE: u32 = 3;
 const O_CREAT: u32 = 0o100;
 const O_TRUNC: u32 = 0o1000;
 
-impl<'c> SqlWriter<'c> {
-    /// Prepares the statements on `conn`, which must hold the schema.
-    pub fn new(conn: &'c Connection, recordings: Vec<RecordingInfo>) -> rusqlite::Result<Self> {
-        Ok(SqlWriter {
-            conn,
+impl SqlWriter {
+    /// A writer sending rows through `out`.
+    pub(crate) fn new(recordings: Vec<RecordingInfo>, out: RowSender) -> Self {
+        SqlWriter {
             recordings,
             wall: WallText::default(),
             next_event: 0,
             rows: RowCounts::default(),
-            ev: conn.prepare(&insert("events", EVENT_COLS))?,
-            exec: conn.prepare(&insert("execs", EXEC_COLS))?,
-            file: conn.prepare(&insert("files", FILE_COLS))?,
-            dns: conn.prepare(&insert("dns", DNS_COLS))?,
-            http: conn.prepare(&insert("http", HTTP_COLS))?,
-            cred: conn.prepare(&insert("privileges", CRED_COLS))?,
-            ns: conn.prepare(&insert("namespaces", NS_COLS))?,
-        })
+            out,
+        }
     }
 
     /// Rows written so far.
@@ -187,13 +164,13 @@ impl<'c> SqlWriter<'c> {
         self.wall.fmt(anchor.wall(ts))
     }
 
-    fn write_event(&mut self, model: &Model, s: &Step) -> rusqlite::Result<()> {
+    fn write_event(&mut self, model: &Model, s: &Step) -> anyhow::Result<()> {
         self.next_event += 1;
         let id = self.next_event;
         let ev = s.ev;
         let time = self.wall.fmt(s.wall_ns);
         let img = s.at.image.map(|i| i.0);
-        self.ev.execute(params![
+        self.out.row(rows::EVENTS, params![
             id,
             ev.ts as i64,
             time,
@@ -213,7 +190,7 @@ impl<'c> SqlWriter<'c> {
         use EventKind as K;
         match &ev.kind {
             K::Exec(e) => {
-                self.exec.execute(params![
+                self.out.row(rows::EXECS, params![
                     id,
                     img,
                     s.at.related.map(|i| i.0),
@@ -241,7 +218,7 @@ impl<'c> SqlWriter<'c> {
                     1 => "write",
                     _ => "read-write",
                 };
-                self.file.execute(params![
+                self.out.row(rows::FILES, params![
                     id,
                     img,
                     ts,
@@ -305,7 +282,7 @@ impl<'c> SqlWriter<'c> {
                 )?
             }
             K::Cred(c) => {
-                self.cred.execute(params![
+                self.out.row(rows::PRIVILEGES, params![
                     id,
                     img,
                     ts,
@@ -337,7 +314,7 @@ impl<'c> SqlWriter<'c> {
             }
             K::Capset(c) => {
                 let gained = c.new_eff & !c.old_eff;
-                self.cred.execute(params![
+                self.out.row(rows::PRIVILEGES, params![
                     id,
                     img,
                     ts,
@@ -375,7 +352,7 @@ impl<'c> SqlWriter<'c> {
                     _ => "namespace",
                 };
                 let changed = ns_changed(&n.old, &n.new);
-                self.ns.execute(params![
+                self.out.row(rows::NAMESPACES, params![
                     id,
                     img,
                     ts,
@@ -392,7 +369,7 @@ impl<'c> SqlWriter<'c> {
                 ])?;
             }
             K::Mount(m) => {
-                self.ns.execute(params![
+                self.out.row(rows::NAMESPACES, params![
                     id,
                     img,
                     ts,
@@ -409,7 +386,7 @@ impl<'c> SqlWriter<'c> {
                 ])?;
             }
             K::Umount(u) => {
-                self.ns.execute(params![
+                self.out.row(rows::NAMESPACES, params![
                     id,
                     img,
                     ts,
@@ -437,7 +414,7 @@ impl<'c> SqlWriter<'c> {
                     let mut row =
                         |section: &str, name: &str, ty: Option<&str>, value: Option<String>| {
                             self.rows.other += 1;
-                            self.dns.execute(params![
+                            self.out.row(rows::DNS, params![
                                 id, img, conn, ts, time, boot, m.id, m.response, m.rcode, section,
                                 question, name, ty, value
                             ])
@@ -482,7 +459,7 @@ impl<'c> SqlWriter<'c> {
                             location.as_ref(),
                         ),
                     };
-                    self.http.execute(params![
+                    self.out.row(rows::HTTP, params![
                         id,
                         img,
                         conn,
@@ -521,9 +498,9 @@ impl<'c> SqlWriter<'c> {
         new_path: Option<&wire::ByteString>,
         ret: i32,
         attrs: Option<(Option<u32>, Option<u32>, Option<u32>)>,
-    ) -> rusqlite::Result<()> {
+    ) -> anyhow::Result<()> {
         let (mode, uid, gid) = attrs.unwrap_or((None, None, None));
-        self.file.execute(params![
+        self.out.row(rows::FILES, params![
             id,
             img,
             ts,
@@ -547,22 +524,17 @@ impl<'c> SqlWriter<'c> {
     }
 
     /// Writes everything that is final only at the end of the replay.
-    fn write_model(&mut self, model: &Model) -> rusqlite::Result<()> {
-        let c = self.conn;
+    fn write_model(&mut self, model: &Model) -> anyhow::Result<()> {
         let mut n = 0u64;
         {
-            let mut st = c.prepare(&insert("boots", "id,boot_id,hostname"))?;
             for (i, b) in model.boots.iter().enumerate() {
-                st.execute(params![i as i64, b.boot_id, b.hostname])?;
+                self.out
+                    .row(rows::BOOTS, params![i as i64, b.boot_id, b.hostname])?;
                 n += 1;
             }
-            let mut st = c.prepare(&insert(
-                "recordings",
-                "id,trace_id,boot,hostname,kernel,anchor_boot_ns,anchor_wall_ns,segments",
-            ))?;
             for (i, r) in self.recordings.iter().enumerate() {
                 let boot = model.recording_boot.get(i).copied().unwrap_or(0);
-                st.execute(params![
+                self.out.row(rows::RECORDINGS, params![
                     i as i64,
                     r.trace_id,
                     boot,
@@ -578,14 +550,10 @@ impl<'c> SqlWriter<'c> {
         n += self.write_processes(model)?;
         n += self.write_connections(model)?;
         {
-            let mut st = c.prepare(&insert(
-                "listeners",
-                "id,process_id,ts_ns,time,proto,local_addr,port,ret,ok",
-            ))?;
             for (i, l) in model.listeners.iter().enumerate() {
                 let boot = model.image(l.image).boot;
                 let time = self.boot_time(model, boot, l.ts);
-                st.execute(params![
+                self.out.row(rows::LISTENERS, params![
                     i as i64,
                     l.image.0,
                     l.ts as i64,
@@ -598,14 +566,10 @@ impl<'c> SqlWriter<'c> {
                 ])?;
                 n += 1;
             }
-            let mut st = c.prepare(&insert(
-                "losses",
-                "id,recording,cpu,count,start_ns,start_time,end_ns,end_time",
-            ))?;
             for (i, l) in model.losses.iter().enumerate() {
                 let a = self.rec_time(l.recording, l.start_ns);
                 let b = self.rec_time(l.recording, l.end_ns);
-                st.execute(params![
+                self.out.row(rows::LOSSES, params![
                     i as i64,
                     l.recording,
                     l.cpu,
@@ -622,9 +586,7 @@ impl<'c> SqlWriter<'c> {
         Ok(())
     }
 
-    fn write_processes(&mut self, model: &Model) -> rusqlite::Result<u64> {
-        const COLS: &str = "id,exec_id,boot,pid,ppid,parent_id,origin,name,exe,cmdline,argv,argv_truncated,comm,cwd,uid,euid,gid,egid,auid,cap_eff,cap_prm,tty,cgroup,container_runtime,container_id,ns_mnt,ns_pid,ns_net,ns_uts,ns_ipc,ns_user,ns_cgroup,ns_time,non_host_ns,exe_mode,setid_exe,from_memfd,exe_deleted,start_ns,start_time,proc_start_ns,end_ns,end_time,end_how,exit_code,exit_signal,core_dumped,next_id,events,files,conns,children";
-        let mut st = self.conn.prepare(&insert("processes", COLS))?;
+    fn write_processes(&mut self, model: &Model) -> anyhow::Result<u64> {
         for img in &model.images {
             let start_time = self.boot_time(model, img.boot, img.start_ns);
             let end_time = img.end_ns.map(|e| self.boot_time(model, img.boot, e));
@@ -633,25 +595,18 @@ impl<'c> SqlWriter<'c> {
                 Some(End::Exec { next }) => (Some("exec"), None, Some(next.0)),
                 None => (None, None, None),
             };
-            st.execute(rusqlite::params_from_iter(process_row(
-                model, img, start_time, end_time, end_how, core, next,
-            )))?;
+            let row = process_row(model, img, start_time, end_time, end_how, core, next);
+            self.out.row_values(rows::PROCESSES, row)?;
         }
         Ok(model.images.len() as u64)
     }
 
-    fn write_connections(&mut self, model: &Model) -> rusqlite::Result<u64> {
-        const COLS: &str = "id,process_id,recording,cookie,direction,proto,local_addr,local_port,remote_addr,remote_port,remote_name,unix_path,start_ns,start_time,end_ns,end_time,ret,failed,bytes_sent,bytes_received,datagrams,peer_id";
-        let mut st = self.conn.prepare(&insert("connections", COLS))?;
-        let mut tls = self.conn.prepare(&insert(
-            "tls",
-            "conn_id,sni,offered_version,offered_version_name,version,version_name,cipher,cipher_name,key_bits,weaknesses,weak",
-        ))?;
+    fn write_connections(&mut self, model: &Model) -> anyhow::Result<u64> {
         let mut n = 0;
         for c in &model.conns {
             let start = self.rec_time(c.recording, c.start_ns);
             let end = c.end_ns.map(|e| self.rec_time(c.recording, e));
-            st.execute(params![
+            self.out.row(rows::CONNECTIONS, params![
                 c.id.0,
                 c.image.0,
                 c.recording,
@@ -677,7 +632,7 @@ impl<'c> SqlWriter<'c> {
             ])?;
             n += 1;
             if let Some(row) = tls_row(model, c) {
-                tls.execute(rusqlite::params_from_iter(row))?;
+                self.out.row_values(rows::TLS, row)?;
                 n += 1;
             }
         }
@@ -808,13 +763,14 @@ fn tls_row(model: &Model, c: &Conn) -> Option<Vec<Value>> {
     ])
 }
 
-impl Sink for SqlWriter<'_> {
+impl Sink for SqlWriter {
     fn step(&mut self, model: &Model, step: &Step) -> anyhow::Result<()> {
-        Ok(self.write_event(model, step)?)
+        self.write_event(model, step)
     }
 
     fn finish(&mut self, model: &Model) -> anyhow::Result<()> {
-        Ok(self.write_model(model)?)
+        self.write_model(model)?;
+        self.out.close()
     }
 }
 
