@@ -12,6 +12,10 @@ use rewind_schema::trace::TraceSet;
 use std::net::SocketAddr;
 use std::time::Instant;
 
+// The allocator of the `analyzer` binary, so the figure is the one `analyzer ingest` gets.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let events: u64 = args
@@ -69,8 +73,8 @@ fn main() -> anyhow::Result<()> {
     let mut rates = Vec::new();
     for run in 0..runs {
         let db = dir.path().join(format!("bench{run}.db"));
-        let conn = rusqlite::Connection::open(&db)?;
-        let s = sql::ingest(&conn, &set, ReplayOptions::default())?;
+        let mut conn = rusqlite::Connection::open(&db)?;
+        let s = sql::ingest(&mut conn, &set, ReplayOptions::default())?;
         drop(conn);
         let _ = std::fs::remove_file(&db);
         eprintln!(

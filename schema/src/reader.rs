@@ -200,10 +200,11 @@ impl SegmentReader {
             });
         };
         let frame = self.buf[self.pos..self.pos + len].to_vec();
-        let data = decompress(&mut self.decomp, &frame, None).map_err(|e| TraceError::BadHeader {
-            path: self.path.clone(),
-            reason: format!("first frame: {e}"),
-        })?;
+        let data =
+            decompress(&mut self.decomp, &frame, None).map_err(|e| TraceError::BadHeader {
+                path: self.path.clone(),
+                reason: format!("first frame: {e}"),
+            })?;
         let hdr = RecordHeader::parse(&data)
             .filter(|h| h.size as usize <= data.len() && h.size as usize >= HDR_SIZE);
         let Some(hdr) = hdr else {

@@ -3,6 +3,7 @@
 //! the model's final state (processes, connections, TLS, listeners, losses) at the end,
 //! when process rows are complete. Foreign keys are checked once afterwards (see `super`).
 
+use super::rows::{self, RowSender};
 use crate::model::net::{tls_summary, Conn};
 use crate::model::process::{End, Image};
 use crate::model::proto::{self, HttpMsg};
@@ -14,7 +15,6 @@ use rewind_schema::meta::ClockAnchor;
 use rewind_schema::trace::TraceSet;
 use rewind_schema::wire::{self, Namespaces};
 use rewind_schema::EventKind;
-use super::rows::{self, RowSender};
 use rusqlite::params;
 
 /// What the writer needs to know about one recording (from the trace set).
@@ -170,47 +170,53 @@ impl SqlWriter {
         let ev = s.ev;
         let time = self.wall.fmt(s.wall_ns);
         let img = s.at.image.map(|i| i.0);
-        self.out.row(rows::EVENTS, params![
-            id,
-            ev.ts as i64,
-            time,
-            s.recording,
-            s.segment as i64,
-            ev.cpu,
-            ev.kind.record_type().name(),
-            ev.pid,
-            ev.tid,
-            img,
-            s.at.related.map(|i| i.0),
-            s.at.conn.map(|c| c.0),
-        ])?;
+        self.out.row(
+            rows::EVENTS,
+            params![
+                id,
+                ev.ts as i64,
+                time,
+                s.recording,
+                s.segment as i64,
+                ev.cpu,
+                ev.kind.record_type().name(),
+                ev.pid,
+                ev.tid,
+                img,
+                s.at.related.map(|i| i.0),
+                s.at.conn.map(|c| c.0),
+            ],
+        )?;
         self.rows.events += 1;
         let Some(img) = img else { return Ok(()) };
         let ts = ev.ts as i64;
         use EventKind as K;
         match &ev.kind {
             K::Exec(e) => {
-                self.out.row(rows::EXECS, params![
-                    id,
-                    img,
-                    s.at.related.map(|i| i.0),
-                    ts,
-                    time,
-                    ev.pid,
-                    e.ppid,
-                    e.filename.display(),
-                    model.image(crate::model::process::ImageId(img)).cmdline(),
-                    e.cwd.display(),
-                    e.uid,
-                    e.euid,
-                    e.gid,
-                    e.egid,
-                    e.exe_mode,
-                    e.setid_binary(),
-                    e.flags & wire::exec::EXEC_FROM_MEMFD != 0,
-                    e.flags & wire::exec::EXEC_EXE_DELETED != 0,
-                    e.tty,
-                ])?;
+                self.out.row(
+                    rows::EXECS,
+                    params![
+                        id,
+                        img,
+                        s.at.related.map(|i| i.0),
+                        ts,
+                        time,
+                        ev.pid,
+                        e.ppid,
+                        e.filename.display(),
+                        model.image(crate::model::process::ImageId(img)).cmdline(),
+                        e.cwd.display(),
+                        e.uid,
+                        e.euid,
+                        e.gid,
+                        e.egid,
+                        e.exe_mode,
+                        e.setid_binary(),
+                        e.flags & wire::exec::EXEC_FROM_MEMFD != 0,
+                        e.flags & wire::exec::EXEC_EXE_DELETED != 0,
+                        e.tty,
+                    ],
+                )?;
             }
             K::Open(o) => {
                 let access = match o.open_flags & O_ACCMODE {
@@ -218,26 +224,29 @@ impl SqlWriter {
                     1 => "write",
                     _ => "read-write",
                 };
-                self.out.row(rows::FILES, params![
-                    id,
-                    img,
-                    ts,
-                    time,
-                    ev.pid,
-                    "open",
-                    o.path.display(),
-                    None::<String>,
-                    o.ret,
-                    o.ret >= 0,
-                    access,
-                    o.open_flags & O_CREAT != 0,
-                    o.open_flags & O_TRUNC != 0,
-                    o.open_flags,
-                    o.mode,
-                    None::<u32>,
-                    None::<u32>,
-                    o.ino as i64,
-                ])?;
+                self.out.row(
+                    rows::FILES,
+                    params![
+                        id,
+                        img,
+                        ts,
+                        time,
+                        ev.pid,
+                        "open",
+                        o.path.display(),
+                        None::<String>,
+                        o.ret,
+                        o.ret >= 0,
+                        access,
+                        o.open_flags & O_CREAT != 0,
+                        o.open_flags & O_TRUNC != 0,
+                        o.open_flags,
+                        o.mode,
+                        None::<u32>,
+                        None::<u32>,
+                        o.ino as i64,
+                    ],
+                )?;
             }
             K::Unlink(u) => self.file_change(
                 id, img, ts, &time, ev.pid, "unlink", &u.path, None, u.ret, None,
@@ -282,67 +291,73 @@ impl SqlWriter {
                 )?
             }
             K::Cred(c) => {
-                self.out.row(rows::PRIVILEGES, params![
-                    id,
-                    img,
-                    ts,
-                    time,
-                    ev.pid,
-                    "cred",
-                    names::cred_syscall(c.syscall),
-                    c.ret,
-                    c.ret == 0,
-                    c.old.uid,
-                    c.new.uid,
-                    c.old.euid,
-                    c.new.euid,
-                    c.old.suid,
-                    c.new.suid,
-                    c.old.fsuid,
-                    c.new.fsuid,
-                    c.old.gid,
-                    c.new.gid,
-                    c.old.egid,
-                    c.new.egid,
-                    None::<i64>,
-                    None::<i64>,
-                    None::<i64>,
-                    None::<i64>,
-                    c.gained_root(),
-                    None::<String>,
-                ])?;
+                self.out.row(
+                    rows::PRIVILEGES,
+                    params![
+                        id,
+                        img,
+                        ts,
+                        time,
+                        ev.pid,
+                        "cred",
+                        names::cred_syscall(c.syscall),
+                        c.ret,
+                        c.ret == 0,
+                        c.old.uid,
+                        c.new.uid,
+                        c.old.euid,
+                        c.new.euid,
+                        c.old.suid,
+                        c.new.suid,
+                        c.old.fsuid,
+                        c.new.fsuid,
+                        c.old.gid,
+                        c.new.gid,
+                        c.old.egid,
+                        c.new.egid,
+                        None::<i64>,
+                        None::<i64>,
+                        None::<i64>,
+                        None::<i64>,
+                        c.gained_root(),
+                        None::<String>,
+                    ],
+                )?;
             }
             K::Capset(c) => {
                 let gained = c.new_eff & !c.old_eff;
-                self.out.row(rows::PRIVILEGES, params![
-                    id,
-                    img,
-                    ts,
-                    time,
-                    ev.pid,
-                    "capset",
-                    "capset",
-                    c.ret,
-                    c.ret == 0,
-                    None::<u32>,
-                    None::<u32>,
-                    None::<u32>,
-                    None::<u32>,
-                    None::<u32>,
-                    None::<u32>,
-                    None::<u32>,
-                    None::<u32>,
-                    None::<u32>,
-                    None::<u32>,
-                    None::<u32>,
-                    None::<u32>,
-                    c.old_eff as i64,
-                    c.new_eff as i64,
-                    c.old_prm as i64,
-                    c.new_prm as i64,
-                    false,
-                    (c.ret == 0 && gained != 0).then(|| names::caps(gained)),
-                ])?;
+                self.out.row(
+                    rows::PRIVILEGES,
+                    params![
+                        id,
+                        img,
+                        ts,
+                        time,
+                        ev.pid,
+                        "capset",
+                        "capset",
+                        c.ret,
+                        c.ret == 0,
+                        None::<u32>,
+                        None::<u32>,
+                        None::<u32>,
+                        None::<u32>,
+                        None::<u32>,
+                        None::<u32>,
+                        None::<u32>,
+                        None::<u32>,
+                        None::<u32>,
+                        None::<u32>,
+                        None::<u32>,
+                        None::<u32>,
+                        c.old_eff as i64,
+                        c.new_eff as i64,
+                        c.old_prm as i64,
+                        c.new_prm as i64,
+                        false,
+                        (c.ret == 0 && gained != 0).then(|| names::caps(gained)),
+                    ],
+                )?;
             }
             K::Namespace(n) => {
                 let op = match n.op {
@@ -352,55 +367,64 @@ impl SqlWriter {
                     _ => "namespace",
                 };
                 let changed = ns_changed(&n.old, &n.new);
-                self.out.row(rows::NAMESPACES, params![
-                    id,
-                    img,
-                    ts,
-                    time,
-                    ev.pid,
-                    op,
-                    n.ret,
-                    n.ret == 0,
-                    names::ns_flags(n.flags),
-                    (!changed.is_empty()).then_some(changed),
-                    None::<String>,
-                    None::<String>,
-                    None::<String>,
-                ])?;
+                self.out.row(
+                    rows::NAMESPACES,
+                    params![
+                        id,
+                        img,
+                        ts,
+                        time,
+                        ev.pid,
+                        op,
+                        n.ret,
+                        n.ret == 0,
+                        names::ns_flags(n.flags),
+                        (!changed.is_empty()).then_some(changed),
+                        None::<String>,
+                        None::<String>,
+                        None::<String>,
+                    ],
+                )?;
             }
             K::Mount(m) => {
-                self.out.row(rows::NAMESPACES, params![
-                    id,
-                    img,
-                    ts,
-                    time,
-                    ev.pid,
-                    "mount",
-                    m.ret,
-                    m.ret == 0,
-                    format!("{:#x}", m.flags),
-                    None::<String>,
-                    m.source.display(),
-                    m.target.display(),
-                    m.fstype.display(),
-                ])?;
+                self.out.row(
+                    rows::NAMESPACES,
+                    params![
+                        id,
+                        img,
+                        ts,
+                        time,
+                        ev.pid,
+                        "mount",
+                        m.ret,
+                        m.ret == 0,
+                        format!("{:#x}", m.flags),
+                        None::<String>,
+                        m.source.display(),
+                        m.target.display(),
+                        m.fstype.display(),
+                    ],
+                )?;
             }
             K::Umount(u) => {
-                self.out.row(rows::NAMESPACES, params![
-                    id,
-                    img,
-                    ts,
-                    time,
-                    ev.pid,
-                    "umount",
-                    u.ret,
-                    u.ret == 0,
-                    format!("{:#x}", u.flags),
-                    None::<String>,
-                    None::<String>,
-                    u.target.display(),
-                    None::<String>,
-                ])?;
+                self.out.row(
+                    rows::NAMESPACES,
+                    params![
+                        id,
+                        img,
+                        ts,
+                        time,
+                        ev.pid,
+                        "umount",
+                        u.ret,
+                        u.ret == 0,
+                        format!("{:#x}", u.flags),
+                        None::<String>,
+                        None::<String>,
+                        u.target.display(),
+                        None::<String>,
+                    ],
+                )?;
             }
             K::Dns(_) => {
                 if let Some(App::Dns(m)) = &s.at.app {
@@ -414,10 +438,13 @@ impl SqlWriter {
                     let mut row =
                         |section: &str, name: &str, ty: Option<&str>, value: Option<String>| {
                             self.rows.other += 1;
-                            self.out.row(rows::DNS, params![
-                                id, img, conn, ts, time, boot, m.id, m.response, m.rcode, section,
-                                question, name, ty, value
-                            ])
+                            self.out.row(
+                                rows::DNS,
+                                params![
+                                    id, img, conn, ts, time, boot, m.id, m.response, m.rcode,
+                                    section, question, name, ty, value
+                                ],
+                            )
                         };
                     for (name, ty) in &m.questions {
                         row("question", name, Some(ty), None)?;
@@ -459,22 +486,25 @@ impl SqlWriter {
                             location.as_ref(),
                         ),
                     };
-                    self.out.row(rows::HTTP, params![
-                        id,
-                        img,
-                        conn,
-                        ts,
-                        time,
-                        kind,
-                        sn.inbound(),
-                        method,
-                        path,
-                        host,
-                        status,
-                        reason,
-                        location,
-                        latency_ns.map(|l| l as i64),
-                    ])?;
+                    self.out.row(
+                        rows::HTTP,
+                        params![
+                            id,
+                            img,
+                            conn,
+                            ts,
+                            time,
+                            kind,
+                            sn.inbound(),
+                            method,
+                            path,
+                            host,
+                            status,
+                            reason,
+                            location,
+                            latency_ns.map(|l| l as i64),
+                        ],
+                    )?;
                 } else {
                     return Ok(());
                 }
@@ -500,26 +530,29 @@ impl SqlWriter {
         attrs: Option<(Option<u32>, Option<u32>, Option<u32>)>,
     ) -> anyhow::Result<()> {
         let (mode, uid, gid) = attrs.unwrap_or((None, None, None));
-        self.out.row(rows::FILES, params![
-            id,
-            img,
-            ts,
-            time,
-            pid,
-            op,
-            path.display(),
-            new_path.map(|p| p.display()),
-            ret,
-            ret >= 0,
-            None::<String>,
-            None::<bool>,
-            None::<bool>,
-            None::<u32>,
-            mode,
-            uid,
-            gid,
-            None::<i64>,
-        ])?;
+        self.out.row(
+            rows::FILES,
+            params![
+                id,
+                img,
+                ts,
+                time,
+                pid,
+                op,
+                path.display(),
+                new_path.map(|p| p.display()),
+                ret,
+                ret >= 0,
+                None::<String>,
+                None::<bool>,
+                None::<bool>,
+                None::<u32>,
+                mode,
+                uid,
+                gid,
+                None::<i64>,
+            ],
+        )?;
         Ok(())
     }
 
@@ -534,16 +567,19 @@ impl SqlWriter {
             }
             for (i, r) in self.recordings.iter().enumerate() {
                 let boot = model.recording_boot.get(i).copied().unwrap_or(0);
-                self.out.row(rows::RECORDINGS, params![
-                    i as i64,
-                    r.trace_id,
-                    boot,
-                    r.hostname,
-                    r.kernel,
-                    r.anchor.boot_ns as i64,
-                    r.anchor.wall_ns as i64,
-                    r.segments as i64
-                ])?;
+                self.out.row(
+                    rows::RECORDINGS,
+                    params![
+                        i as i64,
+                        r.trace_id,
+                        boot,
+                        r.hostname,
+                        r.kernel,
+                        r.anchor.boot_ns as i64,
+                        r.anchor.wall_ns as i64,
+                        r.segments as i64
+                    ],
+                )?;
                 n += 1;
             }
         }
@@ -553,32 +589,38 @@ impl SqlWriter {
             for (i, l) in model.listeners.iter().enumerate() {
                 let boot = model.image(l.image).boot;
                 let time = self.boot_time(model, boot, l.ts);
-                self.out.row(rows::LISTENERS, params![
-                    i as i64,
-                    l.image.0,
-                    l.ts as i64,
-                    time,
-                    l.proto,
-                    l.local.map(|a| a.ip().to_string()),
-                    l.port,
-                    l.ret,
-                    l.ret == 0
-                ])?;
+                self.out.row(
+                    rows::LISTENERS,
+                    params![
+                        i as i64,
+                        l.image.0,
+                        l.ts as i64,
+                        time,
+                        l.proto,
+                        l.local.map(|a| a.ip().to_string()),
+                        l.port,
+                        l.ret,
+                        l.ret == 0
+                    ],
+                )?;
                 n += 1;
             }
             for (i, l) in model.losses.iter().enumerate() {
                 let a = self.rec_time(l.recording, l.start_ns);
                 let b = self.rec_time(l.recording, l.end_ns);
-                self.out.row(rows::LOSSES, params![
-                    i as i64,
-                    l.recording,
-                    l.cpu,
-                    l.count as i64,
-                    l.start_ns as i64,
-                    a,
-                    l.end_ns as i64,
-                    b
-                ])?;
+                self.out.row(
+                    rows::LOSSES,
+                    params![
+                        i as i64,
+                        l.recording,
+                        l.cpu,
+                        l.count as i64,
+                        l.start_ns as i64,
+                        a,
+                        l.end_ns as i64,
+                        b
+                    ],
+                )?;
                 n += 1;
             }
         }
@@ -606,30 +648,33 @@ impl SqlWriter {
         for c in &model.conns {
             let start = self.rec_time(c.recording, c.start_ns);
             let end = c.end_ns.map(|e| self.rec_time(c.recording, e));
-            self.out.row(rows::CONNECTIONS, params![
-                c.id.0,
-                c.image.0,
-                c.recording,
-                format!("{:016x}", c.cookie),
-                c.dir.name(),
-                c.proto,
-                c.local.map(|a| a.ip().to_string()),
-                c.local.map(|a| a.port()),
-                c.remote.map(|a| a.ip().to_string()),
-                c.remote.map(|a| a.port()),
-                c.remote_name,
-                c.unix_path.as_ref().map(|p| p.display()),
-                c.start_ns as i64,
-                start,
-                c.end_ns.map(|e| e as i64),
-                end,
-                c.ret,
-                c.failed(),
-                c.bytes_sent as i64,
-                c.bytes_received as i64,
-                c.datagrams as i64,
-                c.peer.map(|p| p.0),
-            ])?;
+            self.out.row(
+                rows::CONNECTIONS,
+                params![
+                    c.id.0,
+                    c.image.0,
+                    c.recording,
+                    format!("{:016x}", c.cookie),
+                    c.dir.name(),
+                    c.proto,
+                    c.local.map(|a| a.ip().to_string()),
+                    c.local.map(|a| a.port()),
+                    c.remote.map(|a| a.ip().to_string()),
+                    c.remote.map(|a| a.port()),
+                    c.remote_name,
+                    c.unix_path.as_ref().map(|p| p.display()),
+                    c.start_ns as i64,
+                    start,
+                    c.end_ns.map(|e| e as i64),
+                    end,
+                    c.ret,
+                    c.failed(),
+                    c.bytes_sent as i64,
+                    c.bytes_received as i64,
+                    c.datagrams as i64,
+                    c.peer.map(|p| p.0),
+                ],
+            )?;
             n += 1;
             if let Some(row) = tls_row(model, c) {
                 self.out.row_values(rows::TLS, row)?;
