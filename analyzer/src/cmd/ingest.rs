@@ -68,10 +68,10 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     };
     let _ = std::fs::remove_file(&tmp.path);
     let stats = {
-        let mut conn = rusqlite::Connection::open(&tmp.path)
+        let conn = rusqlite::Connection::open(&tmp.path)
             .with_context(|| format!("{}: cannot create database", tmp.path.display()))?;
         let stats = sql::ingest(
-            &mut conn,
+            &conn,
             &set,
             ReplayOptions {
                 progress: !args.quiet,

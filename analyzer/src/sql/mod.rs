@@ -8,7 +8,6 @@
 //! final at the end of the replay).
 
 pub mod query;
-mod rows;
 pub mod writer;
 
 use crate::exit::Outcome;
@@ -52,7 +51,7 @@ impl IngestStats {
 /// Replays `set` into `conn` (an empty database): schema, rows, indexes, a foreign key
 /// check that must come back empty, one commit.
 pub fn ingest(
-    conn: &mut Connection,
+    conn: &Connection,
     set: &TraceSet,
     opts: ReplayOptions,
 ) -> anyhow::Result<IngestStats> {
@@ -62,7 +61,7 @@ pub fn ingest(
 /// [`ingest`], feeding `others` from the same replay (so a caller that also wants a
 /// timeline or the finished model does not replay twice).
 pub fn ingest_with(
-    conn: &mut Connection,
+    conn: &Connection,
     set: &TraceSet,
     opts: ReplayOptions,
     others: &mut [&mut dyn Sink],
@@ -77,37 +76,21 @@ pub fn ingest_with(
     )?;
     conn.execute_batch("BEGIN")?;
     conn.execute_batch(SCHEMA).context("creating the schema")?;
-    // Rows are inserted on a second thread while this one replays (see `rows`); the
-    // connection is lent to it for the replay's duration.
-    let (tx, rx) = std::sync::mpsc::sync_channel::<rows::Batch>(4);
-    let (events, rows, outcome) = std::thread::scope(|sc| -> anyhow::Result<_> {
-        let db: &mut Connection = conn;
-        let inserter = sc.spawn(move || rows::insert_all(db, rx));
-        let replayed = (|| -> anyhow::Result<_> {
-            let mut w = SqlWriter::new(RecordingInfo::of(set), rows::RowSender::new(tx));
-            let stats = {
-                let mut sinks: Vec<&mut (dyn Sink + '_)> = vec![&mut w];
-                for s in others.iter_mut() {
-                    sinks.push(&mut **s);
-                }
-                replay(set, &mut sinks, opts)?.1
-            };
-            Ok((
-                stats.events,
-                w.rows().total(),
-                stats.outcome.unwrap_or(Outcome::Clean),
-            ))
-        })();
-        // The writer (and so the channel) is gone: the inserter finishes. Its error, if
-        // any, is the cause of a failed send, so it comes first.
-        match inserter.join() {
-            Ok(r) => {
-                r.context("writing rows")?;
+    let (events, rows, outcome) = {
+        let mut w = SqlWriter::new(conn, RecordingInfo::of(set))?;
+        let stats = {
+            let mut sinks: Vec<&mut (dyn Sink + '_)> = vec![&mut w];
+            for s in others.iter_mut() {
+                sinks.push(&mut **s);
             }
-            Err(_) => anyhow::bail!("internal error: the database thread panicked"),
-        }
-        replayed
-    })?;
+            replay(set, &mut sinks, opts)?.1
+        };
+        (
+            stats.events,
+            w.rows().total(),
+            stats.outcome.unwrap_or(Outcome::Clean),
+        )
+    };
     let meta: [(&str, String); 4] = [
         ("schema_version", SCHEMA_VERSION.to_string()),
         ("analyzer_version", env!("CARGO_PKG_VERSION").to_string()),
