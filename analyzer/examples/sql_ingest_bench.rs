@@ -12,6 +12,10 @@ use rewind_schema::trace::TraceSet;
 use std::net::SocketAddr;
 use std::time::Instant;
 
+// The allocator of the `analyzer` binary, so the figure is the one `analyzer ingest` gets.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let events: u64 = args

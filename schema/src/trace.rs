@@ -219,9 +219,12 @@ pub struct MergedRecord {
     pub wall_ns: i128,
 }
 
+/// A record waiting in the reorder buffer: kept small (the wall time and recording are
+/// added when it leaves), since every record is moved in and out of the buffer.
 struct Pending {
     ts: u64,
-    item: MergedRecord,
+    rec: RawRecord,
+    segment: u32,
 }
 
 struct Cursor {
@@ -245,17 +248,11 @@ impl Cursor {
         &mut self,
         reports: &mut Vec<SegmentReport>,
         errors: &mut Vec<TraceError>,
-    ) -> Option<MergedRecord> {
+    ) -> Option<(RawRecord, usize)> {
         loop {
             if let Some((idx, r)) = self.reader.as_mut() {
                 if let Some(rec) = r.next() {
-                    let wall_ns = self.anchor.wall(rec.hdr.ts);
-                    return Some(MergedRecord {
-                        rec,
-                        segment: *idx,
-                        recording: self.recording,
-                        wall_ns,
-                    });
+                    return Some((rec, *idx));
                 }
                 reports.push(SegmentReport {
                     index: *idx,
@@ -294,17 +291,26 @@ impl Cursor {
                         *ooo += 1;
                     }
                     self.last_emitted = self.last_emitted.max(p.ts);
-                    return Some(p.item);
+                    return Some(MergedRecord {
+                        wall_ns: self.anchor.wall(p.ts),
+                        rec: p.rec,
+                        segment: p.segment as usize,
+                        recording: self.recording,
+                    });
                 }
             }
             if self.exhausted {
                 return None;
             }
             match self.pull(reports, errors) {
-                Some(item) => {
-                    let ts = item.rec.hdr.ts;
+                Some((rec, segment)) => {
+                    let ts = rec.hdr.ts;
                     self.max_ts = self.max_ts.max(ts);
-                    let p = Pending { ts, item };
+                    let p = Pending {
+                        ts,
+                        rec,
+                        segment: segment as u32,
+                    };
                     if self.reorder.back().is_none_or(|b| b.ts <= ts) {
                         self.reorder.push_back(p);
                     } else {

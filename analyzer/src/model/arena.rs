@@ -52,6 +52,20 @@ impl<T> Arena<T> {
         self.slots.get_mut(i).and_then(|s| s.as_deref_mut())
     }
 
+    /// Two different entries at once, each unless evicted (`a` must differ from `b`).
+    pub fn pair_mut(&mut self, a: usize, b: usize) -> (Option<&T>, Option<&mut T>) {
+        if a == b || a >= self.slots.len() || b >= self.slots.len() {
+            return (None, None);
+        }
+        let (lo, hi) = self.slots.split_at_mut(a.max(b));
+        let (sa, sb) = if a < b {
+            (&lo[a], &mut hi[0])
+        } else {
+            (&hi[0], &mut lo[b])
+        };
+        (sa.as_deref(), sb.as_deref_mut())
+    }
+
     /// Frees an entry.
     pub fn evict(&mut self, i: usize) {
         if let Some(s) = self.slots.get_mut(i) {

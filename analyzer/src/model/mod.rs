@@ -522,20 +522,24 @@ impl Model {
     fn fork(&mut self, boot: u16, parent: ImageId, f: &wire::Fork) -> ImageId {
         let id = self.new_image(boot, f.child_pid, f.child_start, Origin::Fork);
         self.set_parent(id, Some(parent));
-        let p = self.images[parent.idx()].clone();
-        let img = &mut self.images[id.idx()];
+        // Field by field from the parent: cloning the whole image would also copy its
+        // DNS names and credential history, which the child does not inherit.
+        let (parents, children) = self.images.pair_mut(parent.idx(), id.idx());
+        let (Some(p), Some(img)) = (parents, children) else {
+            return id;
+        };
         img.ppid = p.pid;
         img.proc_start = f.child_start;
-        img.exe = p.exe;
-        img.argv = p.argv;
+        img.exe.clone_from(&p.exe);
+        img.argv.clone_from(&p.argv);
         img.argv_truncated = p.argv_truncated;
-        img.comm = p.comm;
-        img.cwd = p.cwd;
+        img.comm.clone_from(&p.comm);
+        img.cwd.clone_from(&p.cwd);
         img.creds = p.creds;
         img.ns = p.ns;
-        img.cgroup = p.cgroup;
+        img.cgroup.clone_from(&p.cgroup);
         img.cgroup_id = p.cgroup_id;
-        img.container = p.container;
+        img.container.clone_from(&p.container);
         img.tty = p.tty;
         img.exe_ino = p.exe_ino;
         img.exe_dev = p.exe_dev;
