@@ -31,6 +31,20 @@ fn attack_list(ids: &[String]) -> Markup {
     }
 }
 
+fn attack_ids(ids: &[String]) -> Markup {
+    html! {
+        span.attack {
+            @for (i, id) in ids.iter().enumerate() {
+                @if i > 0 { ", " }
+                @match attack_url(id) {
+                    Some(u) => a href=(u) title=[attack_name(id)] rel="noreferrer noopener" { (shown(id)) },
+                    None => (shown(id)),
+                }
+            }
+        }
+    }
+}
+
 fn line(l: &TimelineLine) -> Markup {
     let cls = format!(
         "{}{}{}",
@@ -109,10 +123,10 @@ fn incidents(d: &ReportData) -> Markup {
                         tbody {
                             @for f in &inc.findings {
                                 tr {
-                                    td { (shown(&f.time)) }
+                                    td.nowrap { (shown(&f.time)) }
                                     td { (sev(f.severity)) }
                                     td { code { (shown(&f.rule_id)) } br; (shown(&f.title)) }
-                                    td { (shown(&f.process)) }
+                                    td.nowrap { (shown(&f.process)) }
                                     td {
                                         (shown(&f.explanation))
                                         @if f.count > 1 { " (" (f.count) " times)" }
@@ -121,7 +135,7 @@ fn incidents(d: &ReportData) -> Markup {
                                                 ol.timeline { @for l in &f.evidence { (line(l)) } } }
                                         }
                                     }
-                                    td { (attack_list(&f.attack)) }
+                                    td.nowrap { (attack_ids(&f.attack)) }
                                 }
                             }
                         }
