@@ -94,6 +94,9 @@
     each(document.querySelectorAll("table.sortable"), setupTable);
     var tree = document.getElementById("proc-tree");
     if (tree) { setupTree(tree); }
+    var fit = document.getElementById("graph-fit");
+    var wrap = document.querySelector(".graph-wrap");
+    if (fit && wrap) { fit.addEventListener("click", function () { wrap.classList.toggle("fit"); }); }
   } catch (e) {
     recordError(e && e.message ? e.message : e);
   }

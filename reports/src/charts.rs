@@ -35,10 +35,15 @@ fn severity_color(s: Severity) -> RGBColor {
     }
 }
 
-/// `HH:MM:SS` (UTC) of a wall-clock instant.
-fn clock(wall_ns: i128) -> String {
+/// `HH:MM:SS` (UTC) of a wall-clock instant, with milliseconds when `fine`.
+fn clock(wall_ns: i128, fine: bool) -> String {
     let s = wall_ns.div_euclid(1_000_000_000).rem_euclid(86_400);
-    format!("{:02}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
+    let hms = format!("{:02}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60);
+    if fine {
+        format!("{hms}.{:03}", wall_ns.rem_euclid(1_000_000_000) / 1_000_000)
+    } else {
+        hms
+    }
 }
 
 fn err<E: std::fmt::Debug>(e: E) -> String {
@@ -67,6 +72,8 @@ pub fn activity(c: &Charts) -> Result<String, String> {
             .max(1) as f64
             * 1.1;
         let start = c.start_wall_ns;
+        // Sub-second labels when the whole chart spans less than a minute.
+        let fine = max_x < 60.0;
         let mut chart = ChartBuilder::on(&root)
             .margin(12)
             .x_label_area_size(32)
@@ -77,7 +84,7 @@ pub fn activity(c: &Charts) -> Result<String, String> {
             .configure_mesh()
             .x_labels(8)
             .y_labels(6)
-            .x_label_formatter(&|x| clock(start + (*x * 1e9) as i128))
+            .x_label_formatter(&|x| clock(start + (*x * 1e9) as i128, fine))
             .y_label_formatter(&|y| format!("{y:.0}"))
             .x_desc("time (UTC)")
             .y_desc(format!("events per {}", bucket_words(c.bucket_s)))

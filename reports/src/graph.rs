@@ -8,12 +8,15 @@ use crate::text::clip;
 use layout::core::base::Orientation;
 use layout::core::color::Color;
 use layout::core::format::{ClipHandle, RenderBackend};
-use layout::core::geometry::Point;
+use layout::core::geometry::{Point, Position};
 use layout::core::style::StyleAttr;
 use layout::std_shapes::render::get_shape_size;
 use layout::std_shapes::shapes::{Arrow, Element, ShapeKind};
 use layout::topo::layout::VisualGraph;
 use std::fmt::Write;
+
+/// Space kept around each box by the layout.
+const HALO: f64 = 14.0;
 
 /// Longest label drawn in a box (the full one is in the node's tooltip).
 const LABEL_MAX: usize = 40;
@@ -122,6 +125,17 @@ impl RenderBackend for Collect {
     }
 }
 
+/// A box label: control characters escaped, cut to [`LABEL_MAX`] with an ellipsis.
+fn short(s: &str) -> String {
+    let c = clip(s, usize::MAX);
+    if c.chars().count() <= LABEL_MAX {
+        return c;
+    }
+    let mut o: String = c.chars().take(LABEL_MAX - 1).collect();
+    o.push('\u{2026}');
+    o
+}
+
 fn edge_class(label: &str) -> &'static str {
     let l = label.split_whitespace().next().unwrap_or("");
     match l {
@@ -140,19 +154,22 @@ pub fn svg(g: &GraphData) -> Option<String> {
     }
     let mut vg = VisualGraph::new(Orientation::LeftToRight);
     let mut handles = Vec::with_capacity(g.nodes.len());
-    let labels: Vec<String> = g.nodes.iter().map(|n| clip(&n.label, LABEL_MAX)).collect();
+    let labels: Vec<String> = g.nodes.iter().map(|n| short(&n.label)).collect();
     for (i, label) in labels.iter().enumerate() {
         // The layout only needs the size of the text; what is drawn is escaped below.
         let shape = ShapeKind::new_box(label);
         let look = StyleAttr::new(Color::fast("black"), 1, None, 4, 13);
         let size = get_shape_size(Orientation::TopToBottom, &shape, 13, false);
-        let el = Element::create_with_properties(
+        let mut el = Element::create_with_properties(
             shape,
             look,
             Orientation::TopToBottom,
             size,
             format!("n{i}"),
         );
+        // layout-rs keeps a 60 px halo around every box; a third of it keeps the
+        // drawing compact and still readable.
+        el.pos = Position::new(Point::zero(), size, Point::zero(), Point::splat(HALO));
         handles.push(vg.add_node(el));
     }
     for (i, e) in g.edges.iter().enumerate() {

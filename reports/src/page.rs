@@ -214,6 +214,7 @@ fn graph(d: &ReportData) -> Markup {
                 span { i style="border:3px solid #b00020" {} "in an incident" }
                 span.muted { "hover a box or an arrow for details" }
             }
+            div.controls.js-only { button #graph-fit type="button" { "fit to width / actual size" } }
             @match crate::graph::svg(g) {
                 Some(svg) => div.graph-wrap { (PreEscaped(svg)) },
                 None => p.muted { "Nothing to draw." },

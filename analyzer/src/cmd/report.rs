@@ -633,7 +633,6 @@ fn node_kind(k: NodeKind) -> rr::NodeKind {
 /// The graph to draw: all of it when small, else the incidents' processes and their
 /// neighbours (or, without incidents, the busiest processes and theirs), up to `cap`.
 fn graph_data(g: &ProcessGraph, d: &Detection, cap: usize) -> rr::GraphData {
-    let total = g.graph.node_count();
     let mut incident_nodes: BTreeSet<NodeIndex> = BTreeSet::new();
     for inc in &d.incidents {
         for &i in &inc.images {
@@ -642,7 +641,14 @@ fn graph_data(g: &ProcessGraph, d: &Detection, cap: usize) -> rr::GraphData {
             }
         }
     }
-    let order = g.sorted_nodes();
+    // Executables are left out: each process box already names its program, and one
+    // node per binary doubles the drawing.
+    let order: Vec<NodeIndex> = g
+        .sorted_nodes()
+        .into_iter()
+        .filter(|&n| g.graph[n].kind != NodeKind::Executable)
+        .collect();
+    let total = order.len();
     let keep: BTreeSet<NodeIndex> = if total <= cap {
         order.iter().copied().collect()
     } else {
