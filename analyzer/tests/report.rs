@@ -15,10 +15,12 @@ struct Doc(RcDom);
 
 impl Doc {
     fn parse(html: &str) -> Doc {
-        Doc(html5ever::parse_document(RcDom::default(), Default::default())
-            .from_utf8()
-            .read_from(&mut html.as_bytes())
-            .expect("parse"))
+        Doc(
+            html5ever::parse_document(RcDom::default(), Default::default())
+                .from_utf8()
+                .read_from(&mut html.as_bytes())
+                .expect("parse"),
+        )
     }
 
     fn root(&self) -> Handle {
@@ -54,7 +56,11 @@ fn element(h: &Handle) -> Option<(String, Vec<(String, String)>)> {
 }
 
 fn attr(h: &Handle, name: &str) -> Option<String> {
-    element(h)?.1.into_iter().find(|(n, _)| n == name).map(|a| a.1)
+    element(h)?
+        .1
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .map(|a| a.1)
 }
 
 fn has_class(h: &Handle, class: &str) -> bool {
@@ -124,7 +130,13 @@ const REVSHELL: &str = "fixtures/reverse-shell.zst";
 /// Writes the report of `trace` to `dir/name` and returns its path and text.
 fn report(trace: &str, dir: &Path, name: &str) -> (PathBuf, String) {
     let out = dir.join(name);
-    let o = analyzer(&["report", "-q", trace, "-o", out.to_str().expect("utf-8 path")]);
+    let o = analyzer(&[
+        "report",
+        "-q",
+        trace,
+        "-o",
+        out.to_str().expect("utf-8 path"),
+    ]);
     assert_eq!(
         o.status.code(),
         Some(0),
@@ -148,7 +160,9 @@ fn hostile_strings_are_escaped() {
     let scripts = select(&root, "script", None);
     assert_eq!(scripts.len(), 1, "one script only");
     assert!(text_of(&scripts[0]).contains("data-ready"));
-    for tag in ["img", "iframe", "textarea", "object", "embed", "base", "form"] {
+    for tag in [
+        "img", "iframe", "textarea", "object", "embed", "base", "form",
+    ] {
         assert_eq!(
             select(&root, tag, None).len(),
             0,
@@ -171,7 +185,10 @@ fn hostile_strings_are_escaped() {
     }
     let styles = select(&root, "style", None);
     assert_eq!(styles.len(), 1, "one style element");
-    assert!(!text_of(&styles[0]).contains("alert"), "the trace reached the stylesheet");
+    assert!(
+        !text_of(&styles[0]).contains("alert("),
+        "the trace reached the stylesheet"
+    );
     // The strings are there, as text: in the summary, incidents, tree, tables.
     let body = visible_text(&root);
     for s in [
@@ -184,7 +201,10 @@ fn hostile_strings_are_escaped() {
         assert!(body.contains(s), "{s:?} is not shown as text");
     }
     // Control characters are shown escaped, never raw; invalid UTF-8 as U+FFFD.
-    assert!(body.contains("\\u{1b}[31mred"), "escape character not made visible");
+    assert!(
+        body.contains("\\u{1b}[31mred"),
+        "escape character not made visible"
+    );
     assert!(!html.contains('\u{1b}') && !html.contains('\0'));
     assert!(body.contains('\u{fffd}'));
     // The 100 KiB argument is cut, and says so.
@@ -223,7 +243,13 @@ fn report_shows_the_story() {
     }
     // Sections, charts (plotters SVG) and the graph are there.
     for id in [
-        "summary", "incidents", "tree", "graph", "charts", "files", "network",
+        "summary",
+        "incidents",
+        "tree",
+        "graph",
+        "charts",
+        "files",
+        "network",
     ] {
         by_id(&root, id);
     }
@@ -271,9 +297,19 @@ fn caps_are_visible() {
     let doc = Doc::parse(&html);
     let t = visible_text(&doc.root());
     assert!(t.contains("Showing 3 of"), "table cap not said");
-    assert!(t.contains("Capped: showing the first"), "timeline cap not said");
-    assert!(t.contains("Showing 4 of") && t.contains("processes"), "tree cap not said");
-    assert!(t.contains("Showing 6 of") && t.contains("nodes"), "graph cap not said");
+    assert!(
+        t.contains("Capped: showing the first"),
+        "timeline cap not said"
+    );
+    // Incident processes and their ancestors are kept past the cap.
+    assert!(
+        t.contains("processes: the processes of incidents and their ancestors"),
+        "tree cap not said"
+    );
+    assert!(
+        t.contains("Showing 6 of") && t.contains("nodes"),
+        "graph cap not said"
+    );
     assert_eq!(body_rows(&doc, "files-table"), 3);
     // Evidence is kept past the timeline cap: every finding line is there.
     assert!(select(&doc.root(), "li", Some("finding")).len() >= 6);
@@ -291,7 +327,13 @@ fn unwritable_output_is_a_clear_error() {
     let target = dir.path().join("taken");
     std::fs::create_dir(&target).expect("mkdir");
     std::fs::write(target.join("x"), "keep").expect("write");
-    let out = analyzer(&["report", "-q", REVSHELL, "-o", target.to_str().expect("path")]);
+    let out = analyzer(&[
+        "report",
+        "-q",
+        REVSHELL,
+        "-o",
+        target.to_str().expect("path"),
+    ]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("cannot write report"));
     let left: Vec<_> = std::fs::read_dir(dir.path())
@@ -368,7 +410,11 @@ fn renders_in_headless_chromium() {
         // The injected markup did not become elements in the live DOM either.
         let live = Doc::parse(&dom_text);
         let lr = live.root();
-        assert_eq!(select(&lr, "img", None).len() + select(&lr, "iframe", None).len(), 0, "{name}");
+        assert_eq!(
+            select(&lr, "img", None).len() + select(&lr, "iframe", None).len(),
+            0,
+            "{name}"
+        );
         assert_eq!(select(&lr, "script", None).len(), 1, "{name}");
         let shot = keep.join(format!("report-{name}.png"));
         let _ = std::fs::remove_file(&shot);
@@ -390,7 +436,11 @@ fn renders_in_headless_chromium() {
             )
         });
         assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{name}: not a PNG");
-        assert!(png.len() > 50_000, "{name}: screenshot is only {} bytes", png.len());
+        assert!(
+            png.len() > 50_000,
+            "{name}: screenshot is only {} bytes",
+            png.len()
+        );
         eprintln!("{name}: screenshot {}", shot.display());
     }
     let _ = root();

@@ -147,7 +147,11 @@ fn bucket_words(s: f64) -> String {
 }
 
 /// A horizontal bar chart of labelled values, largest first, `unit` formatting values.
-pub fn bars(items: &[(String, u64)], color: RGBColor, unit: fn(u64) -> String) -> Result<String, String> {
+pub fn bars(
+    items: &[(String, u64)],
+    color: RGBColor,
+    unit: fn(u64) -> String,
+) -> Result<String, String> {
     let n = items.len().max(1);
     let row = 24i32;
     let height = (n as i32 * row + 24) as u32;
@@ -174,10 +178,18 @@ pub fn bars(items: &[(String, u64)], color: RGBColor, unit: fn(u64) -> String) -
                 color.filled(),
             ))
             .map_err(err)?;
-            root.draw(&Text::new(clip(label, 48), (label_w - 8, y + row / 2), left.clone()))
-                .map_err(err)?;
-            root.draw(&Text::new(unit(*v), (label_w + w + 6, y + row / 2), right.clone()))
-                .map_err(err)?;
+            root.draw(&Text::new(
+                clip(label, 48),
+                (label_w - 8, y + row / 2),
+                left.clone(),
+            ))
+            .map_err(err)?;
+            root.draw(&Text::new(
+                unit(*v),
+                (label_w + w + 6, y + row / 2),
+                right.clone(),
+            ))
+            .map_err(err)?;
         }
         root.present().map_err(err)?;
     }
@@ -231,7 +243,12 @@ mod tests {
         let svg = activity(&c).expect("chart");
         assert!(svg.starts_with("<svg"), "{svg}");
         assert!(svg.contains("<text"));
-        let b = bars(&[("<script>alert(1)</script>".into(), 10)], DEST_COLOR, bytes).expect("bars");
+        let b = bars(
+            &[("<script>alert(1)</script>".into(), 10)],
+            DEST_COLOR,
+            bytes,
+        )
+        .expect("bars");
         assert!(!b.contains("<script>"), "{b}");
         assert!(b.contains("&lt;script&gt;"));
     }

@@ -111,11 +111,7 @@ impl RenderBackend for Collect {
             path[1].1.y
         );
         for p in path.iter().skip(2) {
-            let _ = write!(
-                d,
-                " S {:.1} {:.1}, {:.1} {:.1}",
-                p.0.x, p.0.y, p.1.x, p.1.y
-            );
+            let _ = write!(d, " S {:.1} {:.1}, {:.1} {:.1}", p.0.x, p.0.y, p.1.x, p.1.y);
         }
         self.edges.push((i, d));
     }
@@ -212,7 +208,10 @@ fn grid(g: &GraphData, labels: &[String]) -> Collect {
     };
     let mut centre = Vec::new();
     for (i, _) in labels.iter().enumerate() {
-        let xy = Point::new((i % cols) as f64 * (w + 40.0), (i / cols) as f64 * (h + 40.0));
+        let xy = Point::new(
+            (i % cols) as f64 * (w + 40.0),
+            (i / cols) as f64 * (h + 40.0),
+        );
         c.grow(xy);
         c.grow(xy.add(Point::new(w, h)));
         c.nodes.push((i, xy, Point::new(w, h)));
@@ -220,8 +219,10 @@ fn grid(g: &GraphData, labels: &[String]) -> Collect {
     }
     for (i, e) in g.edges.iter().enumerate() {
         if let (Some(a), Some(b)) = (centre.get(e.from), centre.get(e.to)) {
-            c.edges
-                .push((i, format!("M {:.1} {:.1} L {:.1} {:.1}", a.x, a.y, b.x, b.y)));
+            c.edges.push((
+                i,
+                format!("M {:.1} {:.1} L {:.1} {:.1}", a.x, a.y, b.x, b.y),
+            ));
         }
     }
     c

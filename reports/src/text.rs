@@ -8,7 +8,7 @@ pub const MAX_SHOWN: usize = 600;
 /// `s` with control characters escaped (`\u{1b}`) and cut after `max` characters, saying
 /// how many were left out.
 pub fn clip(s: &str, max: usize) -> String {
-    let mut out = String::with_capacity(s.len().min(max + 32));
+    let mut out = String::with_capacity(s.len().min(max.saturating_add(32)));
     let mut n = 0usize;
     let mut chars = s.chars();
     for c in chars.by_ref() {
@@ -95,9 +95,7 @@ pub fn attack_url(id: &str) -> Option<String> {
         return None;
     }
     match sub {
-        Some(s) if ok(s, 3) => Some(format!(
-            "https://attack.mitre.org/techniques/{base}/{s}/"
-        )),
+        Some(s) if ok(s, 3) => Some(format!("https://attack.mitre.org/techniques/{base}/{s}/")),
         Some(_) => None,
         None => Some(format!("https://attack.mitre.org/techniques/{base}/")),
     }

@@ -160,7 +160,11 @@ pub const HOSTILE: [&str; 6] = [
 fn dns_msg(id: u16, labels: &[&[u8]], answer: Option<[u8; 4]>) -> Vec<u8> {
     let mut b = Vec::new();
     b.extend_from_slice(&id.to_be_bytes());
-    b.extend_from_slice(if answer.is_some() { &[0x81, 0x80] } else { &[0x01, 0x00] });
+    b.extend_from_slice(if answer.is_some() {
+        &[0x81, 0x80]
+    } else {
+        &[0x01, 0x00]
+    });
     b.extend_from_slice(&[0, 1, 0, u8::from(answer.is_some()), 0, 0, 0, 0]);
     for l in labels {
         b.push(l.len().min(63) as u8);
@@ -207,7 +211,14 @@ fn raw_exec(
     b.event(ts, pid, EventKind::Exec(x))
 }
 
-fn raw_open(b: &mut TraceBuilder, ts: u64, pid: u32, path: &[u8], flags: u32, ret: i32) -> Result<(), TraceError> {
+fn raw_open(
+    b: &mut TraceBuilder,
+    ts: u64,
+    pid: u32,
+    path: &[u8],
+    flags: u32,
+    ret: i32,
+) -> Result<(), TraceError> {
     let x = wire::Open {
         ret,
         open_flags: flags,
@@ -262,7 +273,9 @@ pub fn hostile(path: &Path) -> Result<Vec<PathBuf>, TraceError> {
         sock: Sock::tcp(9001, web, client),
         total_len: 0,
         flags: wire::net::SNIPPET_INBOUND,
-        data: wire::Payload::from(format!("GET /?q={} HTTP/1.1\r\nHost: {}\r\n\r\n", x[0], x[1]).as_str()),
+        data: wire::Payload::from(
+            format!("GET /?q={} HTTP/1.1\r\nHost: {}\r\n\r\n", x[0], x[1]).as_str(),
+        ),
     };
     snip.total_len = snip.data.0.len() as u32;
     b.event(t0 + MS, 510, EventKind::Snippet(snip))?;
@@ -292,7 +305,11 @@ pub fn hostile(path: &Path) -> Result<Vec<PathBuf>, TraceError> {
         let q = wire::Snippet {
             sock: dns_sock,
             total_len: 0,
-            flags: if answer.is_some() { wire::net::SNIPPET_INBOUND } else { 0 },
+            flags: if answer.is_some() {
+                wire::net::SNIPPET_INBOUND
+            } else {
+                0
+            },
             data: wire::Payload(dns_msg(0x4242, &labels, answer)),
         };
         b.event(t0 + 6 * MS + i as u64 * 100_000, 5243, EventKind::Dns(q))?;
@@ -322,7 +339,11 @@ pub fn hostile(path: &Path) -> Result<Vec<PathBuf>, TraceError> {
     let t1 = t0 + 5 * S;
     for (i, (exe, args, file)) in [
         ("/usr/bin/id", vec!["id", x[1]], None),
-        ("/bin/cat", vec!["cat", "/etc/shadow", x[0]], Some(b"/etc/shadow".to_vec())),
+        (
+            "/bin/cat",
+            vec!["cat", "/etc/shadow", x[0]],
+            Some(b"/etc/shadow".to_vec()),
+        ),
         (
             "/bin/cp",
             vec!["cp", "/etc/passwd", x[4]],
@@ -333,7 +354,11 @@ pub fn hostile(path: &Path) -> Result<Vec<PathBuf>, TraceError> {
             vec!["touch", x[5]],
             Some(format!("/tmp/{}", x[5]).into_bytes()),
         ),
-        ("/usr/bin/touch", vec!["touch"], Some(b"/tmp/\xff\xfe\xc3(bad\x80.bin".to_vec())),
+        (
+            "/usr/bin/touch",
+            vec!["touch"],
+            Some(b"/tmp/\xff\xfe\xc3(bad\x80.bin".to_vec()),
+        ),
     ]
     .into_iter()
     .enumerate()

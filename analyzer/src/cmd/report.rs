@@ -226,7 +226,10 @@ fn summary(
         .losses
         .iter()
         .map(|l| {
-            let a = anchors.get(l.recording as usize).copied().unwrap_or_default();
+            let a = anchors
+                .get(l.recording as usize)
+                .copied()
+                .unwrap_or_default();
             format!(
                 "{} records on CPU {} between {} and {}",
                 l.count,
@@ -236,7 +239,10 @@ fn summary(
             )
         })
         .collect();
-    let (first, last) = (st.first.clone().unwrap_or_default(), st.last.clone().unwrap_or_default());
+    let (first, last) = (
+        st.first.clone().unwrap_or_default(),
+        st.last.clone().unwrap_or_default(),
+    );
     let span = match (
         st.first.as_deref().and_then(timefmt::parse_wall),
         st.last.as_deref().and_then(timefmt::parse_wall),
@@ -449,7 +455,8 @@ fn incidents(d: &Detection, mut lines: Vec<(Vec<rr::TimelineLine>, u64)>) -> Vec
                     }
                 })
                 .collect(),
-            timeline_total: total.max(timeline.iter().filter(|l| l.finding.is_none()).count() as u64),
+            timeline_total: total
+                .max(timeline.iter().filter(|l| l.finding.is_none()).count() as u64),
             timeline,
         })
         .collect()
@@ -747,7 +754,11 @@ fn family(rtype: &str) -> &'static str {
 }
 
 fn charts(st: &stats::Stats, d: &Detection) -> rr::Charts {
-    let start = st.first.as_deref().and_then(timefmt::parse_wall).unwrap_or(0);
+    let start = st
+        .first
+        .as_deref()
+        .and_then(timefmt::parse_wall)
+        .unwrap_or(0);
     let bucket = st.bucket_ns.max(1);
     // Floor of the first event: buckets are multiples of the bucket size.
     let origin = start.div_euclid(bucket as i128) * bucket as i128;
@@ -840,7 +851,12 @@ fn files_table(g: &ProcessGraph, d: &Detection, cap: usize) -> rr::Table {
                     rr::Cell::text(e.ops.iter().copied().collect::<Vec<_>>().join(", ")),
                     rr::Cell::num(e.count.to_string(), e.count as f64),
                     rr::Cell::num(e.failed.to_string(), e.failed as f64),
-                    rr::Cell::text(p.process.as_ref().map(|i| i.exec_id.clone()).unwrap_or_default()),
+                    rr::Cell::text(
+                        p.process
+                            .as_ref()
+                            .map(|i| i.exec_id.clone())
+                            .unwrap_or_default(),
+                    ),
                 ],
             },
         ));
@@ -871,7 +887,10 @@ fn network_table(d: &Detection, anchors: &[ClockAnchor], cap: usize) -> rr::Tabl
         .collect();
     let mut rows = Vec::new();
     for c in &m.conns {
-        let a = anchors.get(c.recording as usize).copied().unwrap_or_default();
+        let a = anchors
+            .get(c.recording as usize)
+            .copied()
+            .unwrap_or_default();
         let t = a.wall(c.start_ns);
         let proc_label = m
             .images
