@@ -383,7 +383,7 @@ fn renders_in_headless_chromium() {
     let Some(bin) = chromium() else { return };
     let dir = tempfile::tempdir().expect("tempdir");
     // Screenshots go to target/ too, so a person can look at them after the run.
-    let keep = std::env::var_os("CARGO_TARGET_TMPDIR")
+    let keep = option_env!("CARGO_TARGET_TMPDIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| dir.path().to_path_buf());
     for (trace, name) in [(REVSHELL, "reverse-shell"), (HOSTILE, "hostile")] {
