@@ -9,9 +9,8 @@ pub const MAX_SHOWN: usize = 600;
 /// how many were left out.
 pub fn clip(s: &str, max: usize) -> String {
     let mut out = String::with_capacity(s.len().min(max.saturating_add(32)));
-    let mut n = 0usize;
     let mut chars = s.chars();
-    for c in chars.by_ref() {
+    for (n, c) in chars.by_ref().enumerate() {
         if n >= max {
             let rest = 1 + chars.count();
             out.push_str(&format!("\u{2026} [{rest} more characters]"));
@@ -22,7 +21,6 @@ pub fn clip(s: &str, max: usize) -> String {
         } else {
             out.push(c);
         }
-        n += 1;
     }
     out
 }
