@@ -262,7 +262,7 @@ fn table(id: &str, title: &str, t: &Table) -> Markup {
                 }
                 div.tablewrap {
                     table.sortable id={(id) "-table"} {
-                        thead { tr { @for (c, num) in &t.columns { th class=[num.then_some("num")] { (c) } } } }
+                        thead { tr { @for (c, num) in &t.columns { th class=[num.then_some("num")] { (shown(c)) } } } }
                         tbody {
                             @for (i, r) in t.rows.iter().enumerate() {
                                 tr class=[r.incident.then_some("inc")] data-i=(i) {
