@@ -52,6 +52,9 @@ enum Command {
     Detect(cmd::detect::Args),
     /// Findings grouped into incidents along the process graph, each as an attack timeline.
     Incidents(cmd::incidents::Args),
+    /// One self-contained HTML report: summary, incidents with timelines and ATT&CK,
+    /// process tree, graph, charts, file and network tables.
+    Report(Box<cmd::report::Args>),
     /// List the detection rules, or run their tests.
     Rules(cmd::rules::Args),
 }
@@ -71,6 +74,7 @@ fn main() -> ExitCode {
         Command::Query(a) => cmd::query::run(&a),
         Command::Detect(a) => cmd::detect::run(&a),
         Command::Incidents(a) => cmd::incidents::run(&a),
+        Command::Report(a) => cmd::report::run(&a),
         Command::Rules(a) => cmd::rules::run(&a),
     };
     rewind_analyzer::exit::finish(res)

@@ -8,10 +8,14 @@ fn synthetic_fixtures_are_reproducible() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/synthetic");
     let dir = tempfile::tempdir().expect("tempdir");
     for (name, make) in rewind_tests::synthetic::ALL {
-        let files = make(&dir.path().join(name)).expect("generate");
+        let out = dir.path().join(name);
+        std::fs::create_dir_all(out.parent().expect("parent")).expect("mkdir");
+        let files = make(&out).expect("generate");
+        // The fixture's directory under fixtures/synthetic/ (some live in their own).
+        let sub = Path::new(name).parent().unwrap_or(Path::new(""));
         for f in files {
             let fname = f.file_name().expect("name");
-            let committed = root.join(fname);
+            let committed = root.join(sub).join(fname);
             let want = std::fs::read(&committed).unwrap_or_else(|e| {
                 panic!("{}: {e}; regenerate with `cargo run -p rewind-tests --bin make-synthetic-fixtures`", committed.display())
             });

@@ -6,7 +6,7 @@ use crate::detect::rule::{self, Rule, Severity};
 use crate::detect::{Detector, ExternalRules, Finding};
 use crate::exit::Outcome;
 use crate::model::Model;
-use crate::replay::{replay, ReplayOptions, ReplayStats};
+use crate::replay::{replay, ReplayOptions, ReplayStats, Sink};
 use crate::timefmt;
 use anyhow::Context;
 use rewind_schema::trace::TraceSet;
@@ -105,13 +105,27 @@ pub struct Detection {
 
 /// Replays `set` with the rules and groups the findings.
 pub fn detect(set: &TraceSet, args: &RuleArgs, progress: bool) -> anyhow::Result<Detection> {
+    detect_with(set, args, progress, &mut [])
+}
+
+/// Like [`detect`], with more sinks fed by the same replay (the report's graph and
+/// analytics), so the trace is read once.
+pub fn detect_with(
+    set: &TraceSet,
+    args: &RuleArgs,
+    progress: bool,
+    extra: &mut [&mut dyn Sink],
+) -> anyhow::Result<Detection> {
     let rules = load_rules(args)?;
     let sigma = load_sigma(args)?;
     let anchors = set.recordings.iter().map(|r| r.anchor).collect();
     let mut det = Detector::new(rules, sigma, anchors);
     let (model, stats) = replay(
         set,
-        &mut [&mut det],
+        &mut [&mut Both {
+            det: &mut det,
+            extra,
+        }],
         ReplayOptions {
             progress,
             ..Default::default()
@@ -129,6 +143,30 @@ pub fn detect(set: &TraceSet, args: &RuleArgs, progress: bool) -> anyhow::Result
         incidents,
         stats,
     })
+}
+
+/// The detector, then the other sinks, as one sink.
+struct Both<'a, 'b> {
+    det: &'a mut Detector,
+    extra: &'a mut [&'b mut dyn Sink],
+}
+
+impl Sink for Both<'_, '_> {
+    fn step(&mut self, model: &Model, step: &crate::replay::Step) -> anyhow::Result<()> {
+        self.det.step(model, step)?;
+        for s in self.extra.iter_mut() {
+            s.step(model, step)?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, model: &Model) -> anyhow::Result<()> {
+        self.det.finish(model)?;
+        for s in self.extra.iter_mut() {
+            s.finish(model)?;
+        }
+        Ok(())
+    }
 }
 
 /// Runs the command.

@@ -9,6 +9,7 @@ pub mod incidents;
 pub mod info;
 pub mod ingest;
 pub mod query;
+pub mod report;
 pub mod rules;
 pub mod stats;
 pub mod timeline;
