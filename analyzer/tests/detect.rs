@@ -58,6 +58,7 @@ fn every_fixture_yields_its_detections_and_no_others() {
             ],
         ),
         ("memfd-exec", &[("RW-EXEC-001", "3[15969]")]),
+        ("package-manager", &[]),
         (
             "persistence",
             &[
@@ -122,7 +123,7 @@ fn every_fixture_yields_its_detections_and_no_others() {
 
 #[test]
 fn benign_fixtures_have_no_high_severity_findings() {
-    for name in ["benign-build", "http-redirect-tls"] {
+    for name in ["benign-build", "package-manager", "http-redirect-tls"] {
         let out = ok(&[
             "detect",
             "-q",

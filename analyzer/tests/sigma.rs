@@ -235,6 +235,7 @@ fn benign_build_has_no_high_or_critical_sigma_findings() {
         .collect();
     assert!(loud.is_empty(), "{loud:#?}");
     check_fixture("benign-build", &[]);
+    check_fixture("package-manager", &[]);
 }
 
 #[test]

@@ -174,6 +174,21 @@ fn lateral_movement() {
 }
 
 #[test]
+fn package_manager() {
+    let evs = fixture("package-manager");
+    assert!(!execs(&evs, "tar").is_empty());
+    assert!(!execs(&evs, "sha256sum").is_empty());
+    assert!(opened(&evs, "/etc/shadow").is_empty());
+    // the conffile goes through .dpkg-new and a rename, the way dpkg installs it
+    assert!(evs.iter().any(|e| matches!(&e.kind, EventKind::Rename(r)
+        if r.old.display().ends_with("/etc/demo.conf.dpkg-new") && r.new.display().ends_with("/etc/demo.conf"))));
+    let ip = |s: &rewind_schema::wire::Sock| s.family != rewind_schema::wire::net::AF_UNIX;
+    assert!(!evs
+        .iter()
+        .any(|e| matches!(&e.kind, EventKind::Connect(c) if ip(&c.sock))));
+}
+
+#[test]
 fn benign_build() {
     let evs = fixture("benign-build");
     assert!(!execs(&evs, "tar").is_empty());
