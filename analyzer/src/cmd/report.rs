@@ -531,27 +531,7 @@ fn tree_data(
             _ => {}
         }
         facts.push(format!("started {}", n.start));
-        if let Some(dur) = n.duration_ns {
-            facts.push(timefmt::duration(dur));
-        }
-        match (n.exit_code, n.signal) {
-            (Some(c), _) => facts.push(format!("exit {c}")),
-            (_, Some(s)) => facts.push(format!("killed by {}", crate::names::signal(s as u32))),
-            _ if n.duration_ns.is_none() => facts.push("still running".into()),
-            _ => {}
-        }
-        if n.files > 0 {
-            facts.push(format!("files {}", n.files));
-        }
-        if n.conns > 0 {
-            facts.push(format!("conns {}", n.conns));
-        }
-        if !n.dns_names.is_empty() {
-            facts.push(format!("dns {}", n.dns_names.join(",")));
-        }
-        if let Some(c) = &n.container {
-            facts.push(format!("container {c}"));
-        }
+        super::tree::life_facts(n, &mut facts);
         facts.push(n.exec_id.clone());
         rr::TreeNode {
             label: format!("{}[{}]", n.name, n.pid),

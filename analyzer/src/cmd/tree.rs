@@ -206,6 +206,32 @@ fn select<'a>(nodes: &'a [ProcNode], sel: &ProcSel, out: &mut Vec<&'a ProcNode>)
     }
 }
 
+/// A process's life in short phrases: duration, exit or signal (or still running),
+/// file/connection/DNS counts, container. Shared by the text tree and the HTML report.
+pub fn life_facts(n: &ProcNode, facts: &mut Vec<String>) {
+    if let Some(d) = n.duration_ns {
+        facts.push(timefmt::duration(d));
+    }
+    match (n.exit_code, n.signal) {
+        (Some(c), _) => facts.push(format!("exit {c}")),
+        (_, Some(s)) => facts.push(format!("killed by {}", crate::names::signal(s as u32))),
+        _ if n.duration_ns.is_none() => facts.push("still running".into()),
+        _ => {}
+    }
+    if n.files > 0 {
+        facts.push(format!("files {}", n.files));
+    }
+    if n.conns > 0 {
+        facts.push(format!("conns {}", n.conns));
+    }
+    if !n.dns_names.is_empty() {
+        facts.push(format!("dns {}", n.dns_names.join(",")));
+    }
+    if let Some(c) = &n.container {
+        facts.push(format!("container {c}"));
+    }
+}
+
 /// Writes the tree as text.
 pub fn write_text(out: &mut impl Write, nodes: &[&ProcNode], ids: bool) -> std::io::Result<()> {
     fn line(n: &ProcNode, ids: bool) -> String {
@@ -216,27 +242,7 @@ pub fn write_text(out: &mut impl Write, nodes: &[&ProcNode], ids: bool) -> std::
         } else if n.origin == "unknown" {
             facts.push("start not recorded".to_string());
         }
-        if let Some(d) = n.duration_ns {
-            facts.push(timefmt::duration(d));
-        }
-        match (n.exit_code, n.signal) {
-            (Some(c), _) => facts.push(format!("exit {c}")),
-            (_, Some(s)) => facts.push(format!("killed by {}", crate::names::signal(s as u32))),
-            _ if n.duration_ns.is_none() => facts.push("still running".into()),
-            _ => {}
-        }
-        if n.files > 0 {
-            facts.push(format!("files {}", n.files));
-        }
-        if n.conns > 0 {
-            facts.push(format!("conns {}", n.conns));
-        }
-        if !n.dns_names.is_empty() {
-            facts.push(format!("dns {}", n.dns_names.join(",")));
-        }
-        if let Some(c) = &n.container {
-            facts.push(format!("container {c}"));
-        }
+        life_facts(n, &mut facts);
         if ids {
             facts.push(n.exec_id.clone());
         }
