@@ -66,9 +66,6 @@ pub struct Finding {
     /// The events of the first match (every step of a sequence), then later matches'
     /// events up to [`MAX_EVIDENCE`].
     pub evidence: Vec<Evidence>,
-    /// Recording index (for incident grouping across hosts).
-    #[serde(skip)]
-    pub recording: u16,
 }
 
 /// Evidence kept per finding.
@@ -203,12 +200,7 @@ impl Detector {
         explanation: impl FnOnce() -> String,
         evidence: Vec<Evidence>,
     ) {
-        let who = step
-            .at
-            .image
-            .and_then(|i| model.images.get(i.idx()))
-            .map(|i| (i.boot, i.pid));
-        let key = (key_rule, if per_process { who } else { None });
+        let key = finding_key(key_rule, per_process, model, step);
         if let Some(&i) = self.index.get(&key) {
             let f = &mut self.findings[i];
             f.count += 1;
@@ -238,7 +230,6 @@ impl Detector {
             last_wall_ns: step.wall_ns,
             count: 1,
             evidence,
-            recording: step.recording,
         });
     }
 
@@ -248,6 +239,16 @@ impl Detector {
         match &rule.body {
             Body::Single(p) => {
                 if p.types.contains(&t) && p.cond.eval(&fact) {
+                    // A repeat whose evidence is full only counts: no words, no explanation.
+                    let key = finding_key(ri, rule.per_process, model, step);
+                    if let Some(&i) = self.index.get(&key) {
+                        let f = &mut self.findings[i];
+                        if f.evidence.len() >= MAX_EVIDENCE {
+                            f.count += 1;
+                            f.last_wall_ns = step.wall_ns;
+                            return;
+                        }
+                    }
                     let mut rendered = vec![None; rule.explain.len()];
                     rule::render_step(&rule.explain, 0, true, &fact, &mut rendered);
                     let text = rule::join(&rule.explain, &rendered);
@@ -272,7 +273,6 @@ impl Detector {
                 let mut done: Vec<Partial> = Vec::new();
                 let mut parts = std::mem::take(&mut self.partials[ri]);
                 parts.retain(|p| now.saturating_sub(p.start_ns) <= within);
-                let mut advanced = false;
                 for p in parts.iter_mut() {
                     let s = &steps[p.next];
                     if !s.types.contains(&t) {
@@ -297,7 +297,6 @@ impl Detector {
                     );
                     p.evidence.push(self.evidence(model, step));
                     p.next += 1;
-                    advanced = true;
                     if p.next > last {
                         done.push(p.clone());
                     }
@@ -327,7 +326,6 @@ impl Detector {
                         evidence: vec![self.evidence(model, step)],
                     });
                 }
-                let _ = advanced;
                 self.partials[ri] = parts;
                 for p in done {
                     let text = rule::join(&self.rules[ri].explain, &p.rendered);
@@ -371,6 +369,21 @@ impl Sink for Detector {
         self.seq += 1;
         Ok(())
     }
+}
+
+/// One finding per rule and process (boot, pid), or per rule.
+fn finding_key(
+    rule: usize,
+    per_process: bool,
+    model: &Model,
+    step: &Step,
+) -> (usize, Option<(u16, u32)>) {
+    let who = step
+        .at
+        .image
+        .and_then(|i| model.images.get(i.idx()))
+        .map(|i| (i.boot, i.pid));
+    (rule, if per_process { who } else { None })
 }
 
 /// Counts of findings by severity, highest first (for summaries).
