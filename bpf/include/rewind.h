@@ -80,6 +80,9 @@ enum rw_type {
 /* rw_snippet.flags */
 #define RW_SNIPPET_INBOUND         (1u << 0)
 #define RW_SNIPPET_TRUNCATED       (1u << 1)
+/* Bits 16-31 of a snippet's flags: the TCP stream offset of its first byte (the bytes the
+ * application had sent or read on that socket before this call); 0 for datagrams. */
+#define RW_SNIPPET_OFFSET_SHIFT    16
 /* rw_namespace.op */
 #define RW_NS_UNSHARE 1
 #define RW_NS_SETNS   2

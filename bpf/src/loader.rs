@@ -233,6 +233,10 @@ const SHARED_EXITS: &[&[&str]] = &[
         "handle_exit_read",
         "handle_exit_recvfrom",
         "handle_exit_recvmsg",
+        "handle_exit_writev",
+        "handle_exit_readv",
+        "handle_exit_sendmmsg",
+        "handle_exit_recvmmsg",
     ],
 ];
 

@@ -59,7 +59,11 @@ struct net_call {
 	__u16 op;        /* enum net_op */
 	__u16 proto;     /* IPPROTO_TCP / IPPROTO_UDP for send/recv */
 	__u32 nr;        /* syscall number, checked at exit */
-	__u32 _pad;
+	__u32 off;       /* TCP: stream offset of the call's first byte */
+	__u64 iov;       /* user iovec array (readv, writev, *msg) or NULL */
+	__u32 iovcnt;
+	__u8 mmsg;       /* sendmmsg/recvmmsg: msg is an mmsghdr vector, ret counts messages */
+	__u8 _pad[3];
 };
 
 struct {
@@ -69,11 +73,14 @@ struct {
 	__type(value, struct net_call);
 } net_calls SEC(".maps");
 
-/* TCP sockets of traced processes: who owns them and since when (connect/accept). */
+/* TCP sockets of traced processes: who owns them and since when (connect/accept), and
+ * write_seq at that moment: the sequence number of the first byte the owner sends. */
 struct net_owner_val {
 	__u64 start;
 	__u32 tgid;
 	__u32 tid;
+	__u32 wseq0;
+	__u32 _pad;
 };
 
 struct {
@@ -82,19 +89,6 @@ struct {
 	__type(key, __u64);
 	__type(value, struct net_owner_val);
 } net_owner SEC(".maps");
-
-/* (sock, direction) pairs whose first payload was already captured. */
-struct net_snip_key {
-	__u64 sk;
-	__u64 inbound;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct net_snip_key);
-	__type(value, __u8);
-} net_snip SEC(".maps");
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -280,22 +274,35 @@ static __always_inline void emit_payload(__u16 type, struct sock *sk, struct net
 	emit(buf, sizeof(*s) + n);
 }
 
-/* True the first time for this socket and direction. */
-static __always_inline bool first_payload(struct sock *sk, bool inbound)
+/* Bytes of a TCP stream the application has already handed to the socket (outbound) or
+ * taken from it (inbound): the offset in the stream of the next byte it sends or reads.
+ * Taken from the kernel's own sequence state, so bytes that moved by paths without a
+ * hook here (sendfile, splice, io_uring) still count, and the analyzer sees a gap.
+ * Inbound: bytes_received counts rcv_nxt's advances past the SYN; rcv_nxt - copied_seq
+ * is what is queued but unread. Outbound: write_seq against its value when the owner
+ * connected or accepted; a socket older than the recording has no such mark, and the
+ * bytes acknowledged plus those in flight stand in (one more on the connecting side,
+ * whose acknowledged SYN counts). */
+static __always_inline __u32 stream_pos(struct sock *sk, bool inbound)
 {
-	struct net_snip_key k = {.sk = (__u64)sk, .inbound = inbound};
-	__u8 one = 1;
+	struct tcp_sock *tp = (struct tcp_sock *)sk;
+	struct net_owner_val *o;
+	__u64 key = (__u64)sk, pos;
 
-	if (bpf_map_lookup_elem(&net_snip, &k))
-		return false;
-	return bpf_map_update_elem(&net_snip, &k, &one, BPF_NOEXIST) == 0;
-}
+	if (inbound) {
+		__u32 unread = BPF_CORE_READ(tp, rcv_nxt) - BPF_CORE_READ(tp, copied_seq);
 
-static __always_inline bool snippet_done(struct sock *sk, bool inbound)
-{
-	struct net_snip_key k = {.sk = (__u64)sk, .inbound = inbound};
+		pos = BPF_CORE_READ(tp, bytes_received);
+		pos = pos > unread ? pos - unread : 0;
+	} else {
+		__u32 wseq = BPF_CORE_READ(tp, write_seq);
 
-	return bpf_map_lookup_elem(&net_snip, &k) != NULL;
+		o = bpf_map_lookup_elem(&net_owner, &key);
+		if (o)
+			return wseq - o->wseq0;
+		pos = BPF_CORE_READ(tp, bytes_acked) + (__u32)(wseq - BPF_CORE_READ(tp, snd_una));
+	}
+	return pos > 0xffffffffULL ? 0xffffffff : (__u32)pos;
 }
 
 static __always_inline void own(struct sock *sk)
@@ -305,6 +312,7 @@ static __always_inline void own(struct sock *sk)
 		.start = bpf_ktime_get_boot_ns(),
 		.tgid = id >> 32,
 		.tid = (__u32)id,
+		.wseq0 = BPF_CORE_READ((struct tcp_sock *)sk, write_seq),
 	};
 	__u64 key = (__u64)sk;
 
@@ -319,30 +327,39 @@ static __always_inline int read_msghdr(__u64 umsg, struct user_msghdr *m)
 	return bpf_probe_read_user(m, sizeof(*m), (void *)umsg);
 }
 
-/* First iovec and the sum of up to IOV_SUM_MAX iovec lengths. */
-static __always_inline void read_iov(struct user_msghdr *m, struct net_call *c)
+/* A user iovec array: the first iovec as the call's buffer, the array for TCP snippets
+ * that span iovecs, and the sum of up to IOV_SUM_MAX iovec lengths. */
+static __always_inline void read_iovec(__u64 uiov, __u64 n, struct net_call *c)
 {
 	struct iovec iov = {};
-	__u64 n = m->msg_iovlen;
 	int i;
 
 	c->buf = 0;
 	c->buflen = 0;
 	c->total = 0;
-	if (!n || !m->msg_iov)
+	c->iov = 0;
+	c->iovcnt = 0;
+	if (!n || !uiov)
 		return;
-	if (bpf_probe_read_user(&iov, sizeof(iov), m->msg_iov))
+	if (bpf_probe_read_user(&iov, sizeof(iov), (void *)uiov))
 		return;
+	c->iov = uiov;
+	c->iovcnt = n > 0xffffffffULL ? 0xffffffff : n;
 	c->buf = (__u64)iov.iov_base;
 	c->buflen = iov.iov_len > 0xffffffffULL ? 0xffffffff : iov.iov_len;
 	c->total = iov.iov_len;
 	for (i = 1; i < IOV_SUM_MAX; i++) {
 		if (i >= n)
 			break;
-		if (bpf_probe_read_user(&iov, sizeof(iov), &m->msg_iov[i]))
+		if (bpf_probe_read_user(&iov, sizeof(iov), (void *)(uiov + i * sizeof(iov))))
 			break;
 		c->total += iov.iov_len;
 	}
+}
+
+static __always_inline void read_iov(struct user_msghdr *m, struct net_call *c)
+{
+	read_iovec((__u64)m->msg_iov, m->msg_iovlen, c);
 }
 
 /* ---- connect ------------------------------------------------------------ */
@@ -552,7 +569,6 @@ out:
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(handle_tcp_close, const struct sock *sk, const int oldstate, const int newstate)
 {
-	struct net_snip_key k = {.sk = (__u64)sk};
 	struct net_owner_val *o;
 	struct rw_sock_close r = {};
 	struct tcp_sock *tp = (struct tcp_sock *)sk;
@@ -582,9 +598,6 @@ int BPF_PROG(handle_tcp_close, const struct sock *sk, const int oldstate, const 
 	r.hdr.pid = o->tgid;
 	r.hdr.tid = o->tid;
 	bpf_map_delete_elem(&net_owner, &key);
-	bpf_map_delete_elem(&net_snip, &k);
-	k.inbound = 1;
-	bpf_map_delete_elem(&net_snip, &k);
 	emit(&r, sizeof(r));
 	return 0;
 }
@@ -598,10 +611,17 @@ static __always_inline bool inet(struct sock *sk)
 	return f == NET_AF_INET || f == NET_AF_INET6;
 }
 
-/* Entry of write, sendto and sendmsg. TCP: the first bytes sent on the connection are
- * captured here, before the peer can receive them. UDP: remembered for the exit. */
-static __always_inline int send_enter(__u32 nr, int fd, __u64 ubuf, __u64 len, __u64 uaddr,
-				      __u32 addrlen, __u64 umsg)
+#define SNIP_IOV_MAX 8   /* iovecs a TCP snippet is gathered from */
+#define MMSG_MAX 4       /* datagrams of one sendmmsg/recvmmsg recorded */
+
+/* Entry of every send and receive call on an IPv4/IPv6 TCP or UDP socket. TCP: only
+ * while the stream offset is below the snippet length, so that a connection costs
+ * nothing here once its first bytes are captured. The call is remembered for its exit,
+ * which captures what was really transferred. `uiov`/`iovcnt`: readv/writev; `umsg`: a
+ * msghdr, or the first of an mmsghdr vector when `mmsg`. */
+static __always_inline int sendrecv_enter(__u32 nr, bool in, int fd, __u64 ubuf, __u64 len,
+					  __u64 uaddr, __u64 addrlen, __u64 umsg, __u64 uiov,
+					  __u64 iovcnt, bool mmsg)
 {
 	struct net_call c = {};
 	struct sock *sk;
@@ -616,75 +636,36 @@ static __always_inline int send_enter(__u32 nr, int fd, __u64 ubuf, __u64 len, _
 	proto = sk_proto(sk);
 	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
 		return 0;
-	if (proto == IPPROTO_TCP && snippet_done(sk, false))
-		return 0;
+	if (proto == IPPROTO_TCP) {
+		c.off = stream_pos(sk, in);
+		if (c.off >= snippet_limit())
+			return 0;
+	}
 	c.buf = ubuf;
 	c.buflen = len > 0xffffffffULL ? 0xffffffff : len;
 	c.total = len;
+	if (uiov)
+		read_iovec(uiov, iovcnt, &c);
 	if (umsg) {
 		struct user_msghdr m = {};
 
 		if (read_msghdr(umsg, &m))
 			return 0;
-		uaddr = (__u64)m.msg_name;
-		addrlen = m.msg_namelen;
+		if (!in) {
+			uaddr = (__u64)m.msg_name;
+			addrlen = m.msg_namelen;
+		}
 		read_iov(&m, &c);
 	}
-	if (proto == IPPROTO_TCP) {
-		if (c.total && first_payload(sk, false))
-			emit_payload(RW_SNIPPET, sk, NULL, c.buf, c.buflen, c.total, 0, 0);
-		return 0;
-	}
-	c.op = NET_OP_SEND;
+	c.op = in ? NET_OP_RECV : NET_OP_SEND;
 	c.proto = proto;
 	c.nr = nr;
 	c.fd = fd;
 	c.sk = (__u64)sk;
 	c.uaddr = uaddr;
 	c.addrlen = addrlen;
-	c.ts = bpf_ktime_get_boot_ns();
-	bpf_map_update_elem(&net_calls, &tid, &c, BPF_ANY);
-	return 0;
-}
-
-/* Entry of read, recvfrom and recvmsg on TCP sockets still waiting for their first
- * inbound snippet, and on UDP sockets. */
-static __always_inline int recv_enter(__u32 nr, int fd, __u64 ubuf, __u64 len, __u64 uaddr,
-				      __u64 uaddrlen, __u64 umsg)
-{
-	struct net_call c = {};
-	struct sock *sk;
-	__u32 tid = net_tid();
-	__u16 proto;
-
-	if (!net_on())
-		return 0;
-	sk = sk_from_fd(fd);
-	if (!sk || !inet(sk))
-		return 0;
-	proto = sk_proto(sk);
-	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
-		return 0;
-	if (proto == IPPROTO_TCP && snippet_done(sk, true))
-		return 0;
-	c.buf = ubuf;
-	c.buflen = len > 0xffffffffULL ? 0xffffffff : len;
-	c.total = len;
-	if (umsg) {
-		struct user_msghdr m = {};
-
-		if (read_msghdr(umsg, &m))
-			return 0;
-		read_iov(&m, &c);
-	}
-	c.op = NET_OP_RECV;
-	c.proto = proto;
-	c.nr = nr;
-	c.fd = fd;
-	c.sk = (__u64)sk;
-	c.uaddr = uaddr;
-	c.addrlen = uaddrlen;
 	c.msg = umsg;
+	c.mmsg = mmsg;
 	c.ts = bpf_ktime_get_boot_ns();
 	bpf_map_update_elem(&net_calls, &tid, &c, BPF_ANY);
 	return 0;
@@ -695,7 +676,11 @@ static __always_inline bool dns(struct rw_sock *s)
 	return s->lport == DNS_PORT || s->rport == DNS_PORT;
 }
 
-static __always_inline void udp_exit(struct net_call *c, long ret)
+/* One datagram: a UDP record, and a DNS record with its payload on port 53. `umsg`: its
+ * msghdr (recvmsg, *mmsg), else `c`'s sockaddr. `len`: bytes sent or received, `ret`
+ * what the call returned. Sends are stamped with the call's entry time. */
+static __noinline void udp_datagram(struct net_call *c, __u64 umsg, struct iovec *data,
+				    __u64 len, long ret)
 {
 	struct sock *sk = (struct sock *)c->sk;
 	bool in = c->op == NET_OP_RECV;
@@ -703,13 +688,13 @@ static __always_inline void udp_exit(struct net_call *c, long ret)
 	struct rw_udp r = {};
 	bool have = false;
 
-	if (in) {
-		if (c->msg) {
-			struct user_msghdr m = {};
+	if (umsg) {
+		struct user_msghdr m = {};
 
-			if (!read_msghdr(c->msg, &m) && ret >= 0)
-				have = !read_sockaddr((__u64)m.msg_name, m.msg_namelen, &a);
-		} else if (c->uaddr && c->addrlen && ret >= 0) {
+		if (!read_msghdr(umsg, &m) && ret >= 0)
+			have = !read_sockaddr((__u64)m.msg_name, m.msg_namelen, &a);
+	} else if (in) {
+		if (c->uaddr && c->addrlen && ret >= 0) {
 			__u32 alen = 0;
 
 			bpf_probe_read_user(&alen, sizeof(alen), (void *)c->addrlen);
@@ -721,26 +706,103 @@ static __always_inline void udp_exit(struct net_call *c, long ret)
 	fill_sock(&r.sock, sk);
 	if (have)
 		set_remote(&r.sock, &a);
-	if (in)
-		r.len = ret > 0 ? ret : 0;
-	else
-		r.len = c->total > 0xffffffffULL ? 0xffffffff : c->total;
+	r.len = len > 0xffffffffULL ? 0xffffffff : len;
 	r.ret = ret;
 	fill_hdr(&r.hdr, in ? RW_UDP_RECV : RW_UDP_SEND, sizeof(r));
 	if (!in)
 		r.hdr.ts = c->ts;
 	emit(&r, sizeof(r));
-	if (ret > 0 && dns(&r.sock)) {
-		if (in)
-			emit_payload(RW_DNS, sk, have ? &a : NULL, c->buf, c->buflen, ret,
-				     RW_SNIPPET_INBOUND, 0);
-		else
-			emit_payload(RW_DNS, sk, have ? &a : NULL, c->buf, c->buflen, c->total, 0,
-				     c->ts);
+	if (ret >= 0 && len && dns(&r.sock))
+		emit_payload(RW_DNS, sk, have ? &a : NULL, (__u64)data->iov_base,
+			     data->iov_len > 0xffffffffULL ? 0xffffffff : data->iov_len, len,
+			     in ? RW_SNIPPET_INBOUND : 0, in ? 0 : c->ts);
+}
+
+/* sendmmsg/recvmmsg: `ret` datagrams went; the first MMSG_MAX are recorded, each with
+ * its own address, length (msg_len) and first iovec. */
+static __always_inline void udp_mmsg_exit(struct net_call *c, long ret)
+{
+	struct iovec first = {.iov_base = (void *)c->buf, .iov_len = c->buflen};
+	int i;
+
+	if (ret <= 0) {
+		udp_datagram(c, c->msg, &first, 0, ret);
+		return;
+	}
+	for (i = 0; i < MMSG_MAX; i++) {
+		__u64 um = c->msg + i * sizeof(struct mmsghdr);
+		struct user_msghdr m = {};
+		struct iovec iov = {};
+		__u32 mlen = 0;
+
+		if (i >= ret)
+			break;
+		if (read_msghdr(um, &m) ||
+		    bpf_probe_read_user(&mlen, sizeof(mlen), (void *)(um + sizeof(struct user_msghdr))))
+			break;
+		if (m.msg_iovlen && m.msg_iov)
+			bpf_probe_read_user(&iov, sizeof(iov), m.msg_iov);
+		udp_datagram(c, um, &iov, mlen, mlen);
 	}
 }
 
-/* Exit of every send and receive syscall. */
+/* A TCP snippet: the bytes `c`'s call moved (`moved`), from stream offset c->off up to the
+ * snippet length, gathered across up to SNIP_IOV_MAX iovecs. Outbound snippets are
+ * stamped with the call's entry time, before the peer can have read the bytes. */
+static __noinline void tcp_snippet(struct net_call *c, __u64 moved)
+{
+	struct sock *sk = (struct sock *)c->sk;
+	bool in = c->op == NET_OP_RECV;
+	__u32 lim = snippet_limit(), off = c->off, want, got = 0, k;
+	struct rw_snippet *s;
+	__u8 *buf = get_scratch();
+	int i;
+
+	if (!buf || off >= lim || !moved)
+		return;
+	want = lim - off;
+	if (want > moved)
+		want = moved;
+	s = (struct rw_snippet *)buf;
+	if (c->iov) {
+		for (i = 0; i < SNIP_IOV_MAX; i++) {
+			struct iovec iov = {};
+
+			if (i >= c->iovcnt || got >= want)
+				break;
+			if (bpf_probe_read_user(&iov, sizeof(iov), (void *)(c->iov + i * sizeof(iov))))
+				break;
+			k = want - got;
+			if (k > iov.iov_len)
+				k = iov.iov_len;
+			NET_BOUND(got, 2047);
+			NET_BOUND(k, 2047);
+			if (bpf_probe_read_user(buf + sizeof(*s) + got, k, iov.iov_base))
+				break;
+			got += k;
+		}
+	} else {
+		k = want;
+		if (k > c->buflen)
+			k = c->buflen;
+		NET_BOUND(k, 2047);
+		if (!bpf_probe_read_user(buf + sizeof(*s), k, (void *)c->buf))
+			got = k;
+	}
+	NET_BOUND(got, 2047);
+	fill_sock(&s->sock, sk);
+	s->total_len = moved > 0xffffffffULL ? 0xffffffff : (__u32)moved;
+	s->flags = (in ? RW_SNIPPET_INBOUND : 0) | (moved > got ? RW_SNIPPET_TRUNCATED : 0) |
+		   (off << RW_SNIPPET_OFFSET_SHIFT);
+	s->data_len = got;
+	s->_pad[0] = s->_pad[1] = s->_pad[2] = 0;
+	fill_hdr(&s->hdr, RW_SNIPPET, sizeof(*s) + got);
+	if (!in)
+		s->hdr.ts = c->ts;
+	emit(buf, sizeof(*s) + got);
+}
+
+/* Exit of every send and receive call remembered by sendrecv_enter. */
 static __always_inline int sendrecv_exit(__u32 nr, long ret)
 {
 	__u32 tid = net_tid();
@@ -750,99 +812,182 @@ static __always_inline int sendrecv_exit(__u32 nr, long ret)
 		return 0;
 	if (c->nr != nr || (c->op != NET_OP_SEND && c->op != NET_OP_RECV))
 		return 0;
-	if (c->proto == IPPROTO_UDP)
-		udp_exit(c, ret);
-	else if (c->op == NET_OP_RECV && ret > 0 && first_payload((struct sock *)c->sk, true))
-		emit_payload(RW_SNIPPET, (struct sock *)c->sk, NULL, c->buf, c->buflen, ret,
-			     RW_SNIPPET_INBOUND, 0);
+	if (c->proto == IPPROTO_UDP) {
+		struct iovec first = {.iov_base = (void *)c->buf, .iov_len = c->buflen};
+
+		if (c->mmsg)
+			udp_mmsg_exit(c, ret);
+		else
+			udp_datagram(c, c->op == NET_OP_RECV ? c->msg : 0, &first,
+				     c->op == NET_OP_RECV ? (ret > 0 ? ret : 0) : c->total, ret);
+	} else if (ret > 0) {
+		__u64 moved = ret;
+
+		/* *mmsg on TCP: the first message's bytes (its msg_len). */
+		if (c->mmsg) {
+			__u32 mlen = 0;
+
+			bpf_probe_read_user(&mlen, sizeof(mlen),
+					    (void *)(c->msg + sizeof(struct user_msghdr)));
+			moved = mlen;
+		}
+		tcp_snippet(c, moved);
+	}
 	bpf_map_delete_elem(&net_calls, &tid);
 	return 0;
 }
 
-/* syscalls:sys_enter_write: first bytes of a TCP connection, UDP on connected sockets
- * (Linux 6.18). */
+/* The tracepoints (Linux 6.18 syscall signatures). */
+#define NET_SEND 0
+#define NET_RECV 1
+
+/* syscalls:sys_enter_write: TCP stream bytes, UDP on connected sockets. */
 SEC("tp/syscalls/sys_enter_write")
 int handle_enter_write(struct trace_event_raw_sys_enter *ctx)
 {
-	return send_enter(ctx->id, ctx->args[0], ctx->args[1], ctx->args[2], 0, 0, 0);
+	return sendrecv_enter(ctx->id, NET_SEND, ctx->args[0], ctx->args[1], ctx->args[2], 0, 0, 0, 0,
+			      0, false);
 }
 
-/* syscalls:sys_exit_write (Linux 6.18). */
+/* syscalls:sys_exit_write. */
 SEC("tp/syscalls/sys_exit_write")
 int handle_exit_write(struct trace_event_raw_sys_exit *ctx)
 {
 	return sendrecv_exit(ctx->id, ctx->ret);
 }
 
-/* syscalls:sys_enter_sendto: send(2) and sendto(2) (Linux 6.18). */
+/* syscalls:sys_enter_writev(fd, iov, iovcnt). */
+SEC("tp/syscalls/sys_enter_writev")
+int handle_enter_writev(struct trace_event_raw_sys_enter *ctx)
+{
+	return sendrecv_enter(ctx->id, NET_SEND, ctx->args[0], 0, 0, 0, 0, 0, ctx->args[1],
+			      ctx->args[2], false);
+}
+
+/* syscalls:sys_exit_writev. */
+SEC("tp/syscalls/sys_exit_writev")
+int handle_exit_writev(struct trace_event_raw_sys_exit *ctx)
+{
+	return sendrecv_exit(ctx->id, ctx->ret);
+}
+
+/* syscalls:sys_enter_sendto: send(2) and sendto(2). */
 SEC("tp/syscalls/sys_enter_sendto")
 int handle_enter_sendto(struct trace_event_raw_sys_enter *ctx)
 {
-	return send_enter(ctx->id, ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[4],
-			  ctx->args[5], 0);
+	return sendrecv_enter(ctx->id, NET_SEND, ctx->args[0], ctx->args[1], ctx->args[2],
+			      ctx->args[4], ctx->args[5], 0, 0, 0, false);
 }
 
-/* syscalls:sys_exit_sendto (Linux 6.18). */
+/* syscalls:sys_exit_sendto. */
 SEC("tp/syscalls/sys_exit_sendto")
 int handle_exit_sendto(struct trace_event_raw_sys_exit *ctx)
 {
 	return sendrecv_exit(ctx->id, ctx->ret);
 }
 
-/* syscalls:sys_enter_sendmsg: first iovec, destination from msg_name (Linux 6.18). */
+/* syscalls:sys_enter_sendmsg: iovecs, destination from msg_name. */
 SEC("tp/syscalls/sys_enter_sendmsg")
 int handle_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
 {
-	return send_enter(ctx->id, ctx->args[0], 0, 0, 0, 0, ctx->args[1]);
+	return sendrecv_enter(ctx->id, NET_SEND, ctx->args[0], 0, 0, 0, 0, ctx->args[1], 0, 0, false);
 }
 
-/* syscalls:sys_exit_sendmsg (Linux 6.18). */
+/* syscalls:sys_exit_sendmsg. */
 SEC("tp/syscalls/sys_exit_sendmsg")
 int handle_exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
 {
 	return sendrecv_exit(ctx->id, ctx->ret);
 }
 
-/* syscalls:sys_enter_read: remembered for TCP/UDP sockets (Linux 6.18). */
+/* syscalls:sys_enter_sendmmsg(fd, mmsg, vlen, flags): glibc's resolver sends its A and
+ * AAAA queries with one call. */
+SEC("tp/syscalls/sys_enter_sendmmsg")
+int handle_enter_sendmmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	if (!ctx->args[2])
+		return 0;
+	return sendrecv_enter(ctx->id, NET_SEND, ctx->args[0], 0, 0, 0, 0, ctx->args[1], 0, 0, true);
+}
+
+/* syscalls:sys_exit_sendmmsg: returns the number of messages sent. */
+SEC("tp/syscalls/sys_exit_sendmmsg")
+int handle_exit_sendmmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	return sendrecv_exit(ctx->id, ctx->ret);
+}
+
+/* syscalls:sys_enter_read. */
 SEC("tp/syscalls/sys_enter_read")
 int handle_enter_read(struct trace_event_raw_sys_enter *ctx)
 {
-	return recv_enter(ctx->id, ctx->args[0], ctx->args[1], ctx->args[2], 0, 0, 0);
+	return sendrecv_enter(ctx->id, NET_RECV, ctx->args[0], ctx->args[1], ctx->args[2], 0, 0, 0, 0,
+			      0, false);
 }
 
-/* syscalls:sys_exit_read: first bytes received on a TCP connection, UDP datagrams
- * (Linux 6.18). */
+/* syscalls:sys_exit_read. */
 SEC("tp/syscalls/sys_exit_read")
 int handle_exit_read(struct trace_event_raw_sys_exit *ctx)
 {
 	return sendrecv_exit(ctx->id, ctx->ret);
 }
 
-/* syscalls:sys_enter_recvfrom: recv(2) and recvfrom(2) (Linux 6.18). */
+/* syscalls:sys_enter_readv(fd, iov, iovcnt). */
+SEC("tp/syscalls/sys_enter_readv")
+int handle_enter_readv(struct trace_event_raw_sys_enter *ctx)
+{
+	return sendrecv_enter(ctx->id, NET_RECV, ctx->args[0], 0, 0, 0, 0, 0, ctx->args[1],
+			      ctx->args[2], false);
+}
+
+/* syscalls:sys_exit_readv. */
+SEC("tp/syscalls/sys_exit_readv")
+int handle_exit_readv(struct trace_event_raw_sys_exit *ctx)
+{
+	return sendrecv_exit(ctx->id, ctx->ret);
+}
+
+/* syscalls:sys_enter_recvfrom: recv(2) and recvfrom(2). */
 SEC("tp/syscalls/sys_enter_recvfrom")
 int handle_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
 {
-	return recv_enter(ctx->id, ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[4],
-			  ctx->args[5], 0);
+	return sendrecv_enter(ctx->id, NET_RECV, ctx->args[0], ctx->args[1], ctx->args[2],
+			      ctx->args[4], ctx->args[5], 0, 0, 0, false);
 }
 
-/* syscalls:sys_exit_recvfrom: source from the filled sockaddr (Linux 6.18). */
+/* syscalls:sys_exit_recvfrom: source from the filled sockaddr. */
 SEC("tp/syscalls/sys_exit_recvfrom")
 int handle_exit_recvfrom(struct trace_event_raw_sys_exit *ctx)
 {
 	return sendrecv_exit(ctx->id, ctx->ret);
 }
 
-/* syscalls:sys_enter_recvmsg (Linux 6.18). */
+/* syscalls:sys_enter_recvmsg. */
 SEC("tp/syscalls/sys_enter_recvmsg")
 int handle_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
 {
-	return recv_enter(ctx->id, ctx->args[0], 0, 0, 0, 0, ctx->args[1]);
+	return sendrecv_enter(ctx->id, NET_RECV, ctx->args[0], 0, 0, 0, 0, ctx->args[1], 0, 0, false);
 }
 
-/* syscalls:sys_exit_recvmsg: source from msg_name (Linux 6.18). */
+/* syscalls:sys_exit_recvmsg: source from msg_name. */
 SEC("tp/syscalls/sys_exit_recvmsg")
 int handle_exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	return sendrecv_exit(ctx->id, ctx->ret);
+}
+
+/* syscalls:sys_enter_recvmmsg(fd, mmsg, vlen, flags, timeout). */
+SEC("tp/syscalls/sys_enter_recvmmsg")
+int handle_enter_recvmmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	if (!ctx->args[2])
+		return 0;
+	return sendrecv_enter(ctx->id, NET_RECV, ctx->args[0], 0, 0, 0, 0, ctx->args[1], 0, 0, true);
+}
+
+/* syscalls:sys_exit_recvmmsg: returns the number of messages received. */
+SEC("tp/syscalls/sys_exit_recvmmsg")
+int handle_exit_recvmmsg(struct trace_event_raw_sys_exit *ctx)
 {
 	return sendrecv_exit(ctx->id, ctx->ret);
 }

@@ -259,6 +259,9 @@ layout! {
 pub const SNIPPET_INBOUND: u32 = 1 << 0;
 /// `rw_snippet.flags`: the payload was cut at the snippet limit.
 pub const SNIPPET_TRUNCATED: u32 = 1 << 1;
+/// `RW_SNIPPET_OFFSET_SHIFT`: bits 16-31 of a snippet's flags hold the TCP stream offset of
+/// its first byte (0 for datagrams and in traces older than the field).
+pub const SNIPPET_OFFSET_SHIFT: u32 = 16;
 
 layout! {
     /// The first bytes of a direction of a connection, or a DNS datagram
@@ -281,5 +284,10 @@ impl Snippet {
     /// True for received data.
     pub fn inbound(&self) -> bool {
         self.flags & SNIPPET_INBOUND != 0
+    }
+
+    /// Offset in the TCP stream (this direction) of the first captured byte.
+    pub fn offset(&self) -> u32 {
+        self.flags >> SNIPPET_OFFSET_SHIFT
     }
 }
