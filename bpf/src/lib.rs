@@ -5,11 +5,13 @@
 #![deny(missing_docs)]
 
 mod loader;
+mod probe;
 
 pub use loader::{
     check_path_prefixes, check_privileges, class, enable_stats, prepare_system, restore_stats,
     Config, Hook, LoadError, Loaded, ProgStats, MAX_PATH_PREFIXES, PATH_PREFIX_LEN,
 };
+pub use probe::{probe_kinds, KindProbe, ProgKind};
 
 /// Absolute path of the record header, for build scripts and tests.
 pub const HEADER_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/include/rewind.h");
@@ -25,4 +27,17 @@ pub const HEADER_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/include/rewi
 )]
 mod skel {
     include!(concat!(env!("OUT_DIR"), "/rewind.skel.rs"));
+}
+
+#[allow(
+    missing_docs,
+    clippy::all,
+    clippy::unwrap_used,
+    unsafe_code,
+    dead_code,
+    unused_imports,
+    missing_debug_implementations
+)]
+mod probe_skel {
+    include!(concat!(env!("OUT_DIR"), "/probe.skel.rs"));
 }

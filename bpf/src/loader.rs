@@ -1,6 +1,7 @@
 //! Loading and attaching the BPF object: configuration before load, the hooks actually
 //! attached (and why others are not), the follow map, loss counters and run-time stats.
 
+use crate::probe::{probe_kinds, KindProbe, ProgKind};
 use crate::skel::{OpenRewindSkel, RewindSkel, RewindSkelBuilder};
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags, RingBuffer, RingBufferBuilder};
@@ -161,6 +162,10 @@ pub struct Loaded {
     absent: Vec<String>,
     /// (program, its section, the loaded program that serves its tracepoint instead).
     shared: Vec<(String, String, String)>,
+    /// Programs on better hooks (fentry, LSM) left out, and why.
+    refused: Vec<(String, String)>,
+    /// What the kernel allows beyond tracepoints.
+    probes: Vec<KindProbe>,
     skel: RewindSkel<'static>,
     links: Vec<Link>,
     hooks: Vec<Hook>,
@@ -184,6 +189,20 @@ impl Drop for Loaded {
             }
         });
     }
+}
+
+/// What serves a better hook's capture when its program is left out.
+const FALLBACKS: &[(&str, &str)] = &[(
+    "handle_commit_creds",
+    "credential changes come from the set*id/capset tracepoints and each exec's credentials",
+)];
+
+/// A loaded object and what was left out of it.
+struct Opened {
+    skel: RewindSkel<'static>,
+    absent: Vec<String>,
+    shared: Vec<(String, String, String)>,
+    refused: Vec<(String, String)>,
 }
 
 impl std::fmt::Debug for Loaded {
@@ -312,7 +331,10 @@ pub fn check_privileges() -> Result<(), LoadError> {
 }
 
 impl Loaded {
-    /// Opens, configures, loads and attaches every program this kernel supports.
+    /// Opens, configures, loads and attaches every program this kernel supports. The
+    /// kinds of better hooks (fentry, LSM) are probed first; programs of a refused kind
+    /// are left out, and when the verifier refuses one of the better programs on a kernel
+    /// that allows their kind, the object is loaded again without them.
     pub fn load(cfg: &Config) -> Result<Self, LoadError> {
         check_path_prefixes(&cfg.path_prefixes)?;
         check_privileges()?;
@@ -321,6 +343,43 @@ impl Loaded {
                 eprint!("{msg}")
             })));
         }
+        let probes = probe_kinds();
+        let refuse = |kind: ProgKind| {
+            probes
+                .iter()
+                .find(|p| p.kind == kind && !p.allowed)
+                .map(|p| p.reason.clone())
+        };
+        let opened = match Self::open_and_load(cfg, &refuse) {
+            Ok(x) => x,
+            Err(e) if probes.iter().any(|p| p.allowed) => {
+                let why = format!(
+                    "the verifier refused the better hooks ({e}); tracepoints serve instead"
+                );
+                Self::open_and_load(cfg, &|_| Some(why.clone()))?
+            }
+            Err(e) => return Err(e),
+        };
+        let mut loaded = Loaded {
+            absent: opened.absent,
+            shared: opened.shared,
+            refused: opened.refused,
+            probes,
+            skel: opened.skel,
+            links: Vec::new(),
+            hooks: Vec::new(),
+        };
+        loaded.configure_maps(cfg)?;
+        loaded.attach_all()?;
+        Ok(loaded)
+    }
+
+    /// Opens, configures and loads the object; programs of a kind `refuse` gives a reason
+    /// for are not loaded.
+    fn open_and_load(
+        cfg: &Config,
+        refuse: &dyn Fn(ProgKind) -> Option<String>,
+    ) -> Result<Opened, LoadError> {
         // The skeleton borrows its object storage for its whole life; the recorder loads
         // once per process, so the storage simply lives until exit.
         let storage: &'static mut MaybeUninit<libbpf_rs::OpenObject> =
@@ -352,8 +411,19 @@ impl Loaded {
         // Programs on tracepoints this kernel lacks (e.g. no module support) are not
         // loaded at all, and reported as unavailable.
         let mut absent = Vec::new();
+        let mut refused = Vec::new();
         for mut p in open.open_object_mut().progs_mut() {
             let section = p.section().to_string_lossy().into_owned();
+            if let Some(why) = ProgKind::of_section(&section).and_then(refuse) {
+                let name = p.name().to_string_lossy().into_owned();
+                p.set_autoload(false);
+                let why = match FALLBACKS.iter().find(|(n, _)| *n == name) {
+                    Some((_, instead)) => format!("{why}; {instead}"),
+                    None => why,
+                };
+                refused.push((name, why));
+                continue;
+            }
             let missing = section
                 .strip_prefix("tp/")
                 .is_some_and(|tp| !Path::new("/sys/kernel/tracing/events").join(tp).exists());
@@ -397,6 +467,17 @@ impl Loaded {
                 .into(),
             source: e,
         })?;
+        Ok(Opened {
+            skel,
+            absent,
+            shared,
+            refused,
+        })
+    }
+
+    /// Fills the filter maps.
+    fn configure_maps(&self, cfg: &Config) -> Result<(), LoadError> {
+        let skel = &self.skel;
         for (i, p) in cfg.path_prefixes.iter().enumerate() {
             // struct path_prefix { __u32 len; char s[PATH_PREFIX_LEN]; }
             let mut v = vec![0u8; 4 + PATH_PREFIX_LEN];
@@ -422,15 +503,7 @@ impl Loaded {
                 .update(&id.to_ne_bytes(), &[1u8], MapFlags::ANY)
                 .map_err(lb(format!("setting cgroup filter {id}")))?;
         }
-        let mut loaded = Loaded {
-            absent,
-            shared,
-            skel,
-            links: Vec::new(),
-            hooks: Vec::new(),
-        };
-        loaded.attach_all()?;
-        Ok(loaded)
+        Ok(())
     }
 
     /// Attaches every program of the object; a program's capture name is its C name
@@ -443,6 +516,15 @@ impl Loaded {
             let capture = name.strip_prefix("handle_").unwrap_or(&name).to_string();
             let hook = prog.section().to_string_lossy().into_owned();
             if self.shared.iter().any(|(n, _, _)| *n == name) {
+                continue;
+            }
+            if let Some((_, why)) = self.refused.iter().find(|(n, _)| *n == name) {
+                hooks.push(Hook {
+                    capture,
+                    hook,
+                    attached: false,
+                    note: why.clone(),
+                });
                 continue;
             }
             if self.absent.contains(&name) {
@@ -533,6 +615,11 @@ impl Loaded {
     /// Hooks in use and missing.
     pub fn hooks(&self) -> &[Hook] {
         &self.hooks
+    }
+
+    /// What the kernel allows beyond tracepoints, as probed at load.
+    pub fn probes(&self) -> &[KindProbe] {
+        &self.probes
     }
 
     /// Starts following a thread group (command mode): it and its descendants are

@@ -152,6 +152,17 @@ async fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
         None
     };
     let loaded = Loaded::load(&cfg)?;
+    for p in loaded.probes() {
+        if p.allowed {
+            eprintln!(
+                "recorder: kernel allows {} ({} loaded and attached)",
+                p.kind.name(),
+                p.kind.probe_hook()
+            );
+        } else {
+            eprintln!("recorder: kernel refuses {}: {}", p.kind.name(), p.reason);
+        }
+    }
     for h in loaded.hooks() {
         if h.attached {
             eprintln!("recorder: {:<12} via {}", h.capture, h.hook);
@@ -212,6 +223,19 @@ async fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
                     },
                     note: h.note.clone(),
                 })
+                .chain(loaded.probes().iter().map(|p| HookStatus {
+                    capture: format!("probe {}", p.kind.name()),
+                    hook: if p.allowed {
+                        p.kind.probe_hook().into()
+                    } else {
+                        String::new()
+                    },
+                    note: if p.allowed {
+                        "allowed".into()
+                    } else {
+                        p.reason.clone()
+                    },
+                }))
                 .collect(),
         },
         ..Default::default()

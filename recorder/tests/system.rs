@@ -107,3 +107,58 @@ fn activity_of_processes_started_before_recording() {
         .iter()
         .any(|e| matches!(&e.kind, EventKind::ProcessSnapshot(p) if p.pid == recorder_pid)));
 }
+
+/// The better hook kinds (fentry, BPF LSM) are probed at start and the answer is both
+/// printed and kept in the trace header; a refused kind's programs are left out with the
+/// kernel's reason and what serves instead, and the tracepoint path still records (here:
+/// Linux 6.18 refuses both with EPERM, so this is the path the other tests exercise).
+#[test]
+fn better_hooks_are_probed_and_reported() {
+    if !root_or_skip("better_hooks_are_probed_and_reported") {
+        return;
+    }
+    let r = record(&[], &["/bin/true"], None);
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let err = r.stderr();
+    let seg = rewind_schema::reader::SegmentReader::open(&r.trace).expect("segment");
+    let hooks = &seg.meta().capture.hooks;
+    for kind in ["fentry/fexit", "BPF LSM"] {
+        let line = err
+            .lines()
+            .find(|l| {
+                l.contains(&format!("kernel allows {kind}"))
+                    || l.contains(&format!("kernel refuses {kind}:"))
+            })
+            .unwrap_or_else(|| panic!("no probe line for {kind} in\n{err}"));
+        let probe = hooks
+            .iter()
+            .find(|h| h.capture == format!("probe {kind}"))
+            .unwrap_or_else(|| panic!("no probe {kind} in the header: {hooks:?}"));
+        if line.contains("refuses") {
+            assert!(probe.hook.is_empty(), "{probe:?}");
+            assert!(probe.note.contains("refused: "), "{probe:?}");
+        } else {
+            assert_eq!(probe.note, "allowed", "{probe:?}");
+        }
+    }
+    let fentry_ok = hooks
+        .iter()
+        .any(|h| h.capture == "probe fentry/fexit" && h.note == "allowed");
+    let cc = hooks
+        .iter()
+        .find(|h| h.capture == "commit_creds")
+        .unwrap_or_else(|| panic!("commit_creds missing: {hooks:?}"));
+    if fentry_ok {
+        // Used, unless the verifier refused it (then said so).
+        assert!(
+            cc.hook == "fentry/commit_creds" || cc.note.contains("verifier refused"),
+            "{cc:?}"
+        );
+    } else {
+        assert!(cc.hook.is_empty(), "{cc:?}");
+        assert!(cc.note.contains("set*id/capset tracepoints"), "{cc:?}");
+        assert!(err.contains("commit_creds UNAVAILABLE"), "{err}");
+    }
+    // The tracepoints serve: exec of /bin/true is in the trace.
+    assert_eq!(r.execs("/bin/true").len(), 1, "{}", r.dump());
+}

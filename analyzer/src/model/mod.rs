@@ -12,7 +12,7 @@ pub mod process;
 pub mod proto;
 
 use arena::Arena;
-use net::{Conn, ConnId, Direction, Listener};
+use net::{Conn, ConnId, Direction, Gather, Listener};
 use process::{Creds, End, Image, ImageId, Origin};
 use proto::{DnsMsg, HttpMsg, TlsHello};
 use rewind_schema::container;
@@ -724,32 +724,80 @@ impl Model {
         id
     }
 
+    /// What a TCP snippet says. Snippets of one direction come at stream offsets (the
+    /// recorder captures up to its snippet length across calls): a piece continuing bytes
+    /// that did not yet make a whole TLS hello or HTTP head is joined to them and the
+    /// whole parsed again; the event gets the result when it is new. A piece after a gap
+    /// (bytes moved without a snippet, e.g. by sendfile) or continuing bytes already
+    /// understood says nothing.
     fn snippet(&mut self, cid: ConnId, s: &wire::Snippet, ts: u64) -> Option<App> {
-        let data = &s.data.0;
+        let dir = s.inbound() as usize;
+        let off = s.offset() as usize;
         let conn = &mut self.conns[cid.idx()];
+        // Offset 0 starts afresh (also every snippet of traces older than offsets).
+        let earlier = conn.gather[dir].take().filter(|_| off > 0);
+        let gathered = earlier.is_some();
+        let (bytes, said) = match earlier {
+            None if off == 0 => (std::borrow::Cow::Borrowed(&s.data.0[..]), None),
+            None => return None,
+            Some(g) if off > g.bytes.len() => return None,
+            Some(g) => {
+                let Gather { mut bytes, said } = *g;
+                bytes.truncate(off);
+                bytes.extend_from_slice(&s.data.0);
+                (std::borrow::Cow::Owned(bytes), said)
+            }
+        };
+        let app = Self::parse_stream(conn, &bytes, ts, gathered);
+        let whole = match &app {
+            Some(App::Tls(h)) => !h.truncated(),
+            Some(App::Http { .. }) => bytes.windows(4).any(|w| w == b"\r\n\r\n"),
+            _ => false,
+        };
+        // More follows unless this call moved more than the snippet kept (the limit).
+        let more = s.flags & wire::net::SNIPPET_TRUNCATED == 0 && bytes.len() < MAX_GATHER;
+        let new = app.is_some() && app != said;
+        if more && !whole {
+            conn.gather[dir] = Some(Box::new(Gather {
+                bytes: bytes.into_owned(),
+                said: app.clone(),
+            }));
+        }
+        if new {
+            app
+        } else {
+            None
+        }
+    }
+
+    /// Parses a direction's bytes from offset 0 and notes a hello or head on the
+    /// connection: the first one seen, or (`gathered`) a more complete reading of it.
+    fn parse_stream(conn: &mut Conn, data: &[u8], ts: u64, gathered: bool) -> Option<App> {
         if let Some(h) = proto::parse_tls(data) {
-            match h {
-                TlsHello::Client { .. } if conn.tls_client.is_none() => {
-                    conn.tls_client = Some(h.clone())
-                }
-                TlsHello::Server { .. } if conn.tls_server.is_none() => {
-                    conn.tls_server = Some(h.clone())
-                }
-                _ => {}
+            let slot = match h {
+                TlsHello::Client { .. } => &mut conn.tls_client,
+                TlsHello::Server { .. } => &mut conn.tls_server,
+            };
+            if slot.is_none() || gathered {
+                *slot = Some(h.clone());
             }
             return Some(App::Tls(h));
         }
         let msg = proto::parse_http(data)?;
         let latency_ns = match msg {
             HttpMsg::Request { .. } => {
-                if conn.http_request.is_none() {
-                    conn.http_request = Some((ts, msg.clone()));
+                match &mut conn.http_request {
+                    None => conn.http_request = Some((ts, msg.clone())),
+                    Some((_, m)) if gathered => *m = msg.clone(),
+                    Some(_) => {}
                 }
                 None
             }
             HttpMsg::Response { .. } => {
-                if conn.http_response.is_none() {
-                    conn.http_response = Some((ts, msg.clone()));
+                match &mut conn.http_response {
+                    None => conn.http_response = Some((ts, msg.clone())),
+                    Some((_, m)) if gathered => *m = msg.clone(),
+                    Some(_) => {}
                 }
                 conn.http_latency_ns()
             }
@@ -757,6 +805,9 @@ impl Model {
         Some(App::Http { msg, latency_ns })
     }
 }
+
+/// Most bytes of one direction gathered (the recorder's snippet length is at most 1024).
+const MAX_GATHER: usize = 1024;
 
 fn fill_from_snapshot(img: &mut Image, p: &ProcessSnapshot) {
     img.ppid = p.ppid;

@@ -91,6 +91,17 @@ pub struct Conn {
     pub http_response: Option<(u64, HttpMsg)>,
     /// The other end, when both ends are in the trace.
     pub peer: Option<ConnId>,
+    /// Snippet bytes of each direction (out, in) gathered across calls while what they
+    /// hold is not yet a whole hello or head and more can follow.
+    #[serde(skip)]
+    pub(crate) gather: [Option<Box<Gather>>; 2],
+}
+
+/// Bytes of one direction of a stream from offset 0, and what they said so far.
+#[derive(Debug, Clone)]
+pub(crate) struct Gather {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) said: Option<super::App>,
 }
 
 impl Conn {
@@ -124,6 +135,7 @@ impl Conn {
             http_request: None,
             http_response: None,
             peer: None,
+            gather: [None, None],
         }
     }
 

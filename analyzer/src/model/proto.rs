@@ -95,6 +95,15 @@ pub enum TlsHello {
     },
 }
 
+impl TlsHello {
+    /// The hello was cut by the snippet length.
+    pub fn truncated(&self) -> bool {
+        match self {
+            TlsHello::Client { truncated, .. } | TlsHello::Server { truncated, .. } => *truncated,
+        }
+    }
+}
+
 /// `TLS 1.2`-style name of a version number.
 pub fn tls_version_name(v: u16) -> String {
     match v {
