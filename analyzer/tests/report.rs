@@ -291,6 +291,8 @@ fn caps_are_visible() {
         "4",
         "--max-nodes",
         "6",
+        "--max-findings",
+        "2",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let html = std::fs::read_to_string(&out).expect("read");
@@ -301,18 +303,48 @@ fn caps_are_visible() {
         t.contains("Capped: showing the first"),
         "timeline cap not said"
     );
-    // Incident processes and their ancestors are kept past the cap.
+    // The tree is cut hard at the cap, incident processes (with their ancestors) first.
     assert!(
-        t.contains("processes: the processes of incidents and their ancestors"),
+        t.contains("Showing 4 of")
+            && t.contains("the processes of incidents, most important incident first"),
         "tree cap not said"
     );
+    assert_eq!(
+        html.matches("<li data-exec=").count(),
+        4,
+        "tree holds more than --max-processes"
+    );
+    assert!(t.contains("most severe of"), "findings cap not said");
     assert!(
         t.contains("Showing 6 of") && t.contains("nodes"),
         "graph cap not said"
     );
     assert_eq!(body_rows(&doc, "files-table"), 3);
-    // Evidence is kept past the timeline cap: every finding line is there.
-    assert!(select(&doc.root(), "li", Some("finding")).len() >= 6);
+    // Evidence is kept past the timeline cap: every shown finding's line is there.
+    assert!(select(&doc.root(), "li", Some("finding")).len() >= 2);
+
+    // Incidents past --max-incidents keep their heading and facts, not their details.
+    let o = analyzer(&[
+        "report",
+        "-q",
+        REVSHELL,
+        "-o",
+        out.to_str().expect("path"),
+        "--max-incidents",
+        "0",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let html = std::fs::read_to_string(&out).expect("read");
+    let t = visible_text(&Doc::parse(&html).root());
+    assert!(t.contains("Incident 1 "), "incident heading missing");
+    assert!(
+        t.contains("for the most important incidents only"),
+        "incident cap not said"
+    );
+    assert!(
+        !t.contains("Timeline of its processes"),
+        "details shown past the cap"
+    );
 }
 
 #[test]

@@ -187,8 +187,12 @@ pub struct IncidentView {
     pub attack: Vec<String>,
     /// Process images involved.
     pub processes: usize,
-    /// Its findings, in time order.
+    /// Its findings shown, most severe first (all of them unless capped).
     pub findings: Vec<FindingView>,
+    /// Findings in all (more than `findings.len()` when capped).
+    pub findings_total: usize,
+    /// Only the heading and facts: the report details a capped number of incidents.
+    pub summary_only: bool,
     /// Every event of its processes in words, in time order, up to a cap.
     pub timeline: Vec<TimelineLine>,
     /// Events of its processes in all (more than `timeline.len()` when capped).

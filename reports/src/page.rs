@@ -117,7 +117,16 @@ fn incidents(d: &ReportData) -> Markup {
                         tr { th { "Processes" } td { (inc.processes) } }
                         tr { th { "ATT&CK" } td { (attack_list(&inc.attack)) } }
                     }
+                    @if inc.summary_only {
+                        p.note { "Details (findings, evidence, timeline) are in this report for the most important incidents only. This one's: "
+                            code { "analyzer incidents TRACE..." } " and " code { "analyzer timeline --incident " (inc.id) " TRACE..." }
+                            ", or a report with a higher " code { "--max-incidents" } "." }
+                    } @else {
                     h4 { "Findings" }
+                    @if inc.findings_total > inc.findings.len() {
+                        p.note { "Showing the " (inc.findings.len()) " most severe of " (inc.findings_total) " findings ("
+                            code { "analyzer detect" } " lists them all; " code { "--max-findings" } " raises the cap)." }
+                    }
                     table {
                         thead { tr { th { "first seen" } th { "severity" } th { "rule" } th { "process" } th { "what happened" } th { "ATT&CK" } } }
                         tbody {
@@ -148,6 +157,7 @@ fn incidents(d: &ReportData) -> Markup {
                                 code { "analyzer timeline --incident " (inc.id) " TRACE..." } }
                         }
                         ol.timeline { @for l in &inc.timeline { (line(l)) } }
+                    }
                     }
                 }
             }

@@ -40,11 +40,21 @@ pub struct Args {
     /// Rows kept per table (files, network); incident processes' rows are kept first.
     #[arg(long, default_value_t = 5000, value_name = "N")]
     pub max_rows: usize,
-    /// Timeline lines kept per incident (findings and their evidence always are).
+    /// Incidents told in detail (findings, evidence, timeline), most important first; the
+    /// others get their heading and facts.
+    #[arg(long, default_value_t = 50, value_name = "N")]
+    pub max_incidents: usize,
+    /// Findings shown per incident, most severe first.
+    #[arg(long, default_value_t = 40, value_name = "N")]
+    pub max_findings: usize,
+    /// Timeline lines kept per incident (the evidence of shown findings always is).
     #[arg(long, default_value_t = 2000, value_name = "N")]
     pub max_timeline: usize,
+    /// Timeline lines kept over all incidents, shared evenly among the detailed ones.
+    #[arg(long, default_value_t = 20000, value_name = "N")]
+    pub max_timeline_total: usize,
     /// Processes kept in the tree (incident processes and their ancestors first).
-    #[arg(long, default_value_t = 5000, value_name = "N")]
+    #[arg(long, default_value_t = 2000, value_name = "N")]
     pub max_processes: usize,
     /// Nodes drawn in the graph (incident neighbourhoods first).
     #[arg(long, default_value_t = 120, value_name = "N")]
@@ -59,8 +69,14 @@ pub struct Args {
 pub struct Limits {
     /// Rows per table.
     pub rows: usize,
+    /// Incidents told in detail.
+    pub incidents: usize,
+    /// Findings per incident.
+    pub findings: usize,
     /// Timeline lines per incident.
     pub timeline: usize,
+    /// Timeline lines over all incidents.
+    pub timeline_total: usize,
     /// Processes in the tree.
     pub processes: usize,
     /// Graph nodes.
@@ -71,7 +87,10 @@ pub struct Limits {
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let limits = Limits {
         rows: args.max_rows,
+        incidents: args.max_incidents,
+        findings: args.max_findings,
         timeline: args.max_timeline,
+        timeline_total: args.max_timeline_total,
         processes: args.max_processes,
         nodes: args.max_nodes,
     };
@@ -135,7 +154,8 @@ pub fn build(
     let d = detect_with(set, rules, progress, &mut [&mut gb, &mut col])?;
     let graph = gb.into_graph();
     let st = stats::compute(&col, &d.model, None, 10)?;
-    let lines = incident_lines(set, &d, &anchors, limits.timeline, progress)?;
+    let shown = shown_findings(&d, limits);
+    let lines = incident_lines(set, &d, &shown, &anchors, limits, progress)?;
     let outcome = d.stats.outcome.unwrap_or(Outcome::Clean);
     let data = rr::ReportData {
         title: inputs
@@ -144,7 +164,7 @@ pub fn build(
             .collect::<Vec<_>>()
             .join(" "),
         summary: summary(set, inputs, &d, &st, &graph, outcome, &anchors),
-        incidents: incidents(&d, lines),
+        incidents: incidents(&d, &shown, lines),
         tree: Vec::new(),
         tree_note: None,
         graph: graph_data(&graph, &d, limits.nodes),
@@ -353,26 +373,51 @@ impl Sink for IncidentLines<'_> {
     }
 }
 
+/// The findings shown of each incident told in detail (the first `limits.incidents`):
+/// most severe first, then in time order, at most `limits.findings`.
+fn shown_findings(d: &Detection, limits: Limits) -> Vec<Vec<usize>> {
+    d.incidents
+        .iter()
+        .take(limits.incidents)
+        .map(|inc| {
+            let mut v = inc.findings.clone();
+            v.sort_by_key(|&i| {
+                (
+                    std::cmp::Reverse(d.findings[i].rule.severity),
+                    d.findings[i].wall_ns,
+                )
+            });
+            v.truncate(limits.findings);
+            v.sort_by_key(|&i| d.findings[i].wall_ns);
+            v
+        })
+        .collect()
+}
+
 fn incident_lines(
     set: &TraceSet,
     d: &Detection,
+    shown: &[Vec<usize>],
     anchors: &[ClockAnchor],
-    cap: usize,
+    limits: Limits,
     progress: bool,
 ) -> anyhow::Result<Vec<(Vec<rr::TimelineLine>, u64)>> {
-    if d.incidents.is_empty() {
+    if shown.is_empty() {
         return Ok(Vec::new());
     }
+    let cap = limits
+        .timeline
+        .min(limits.timeline_total / shown.len().max(1));
     let mut of_image: HashMap<ImageId, Vec<usize>> = HashMap::new();
     let mut evidence: HashMap<u64, Vec<usize>> = HashMap::new();
     let mut last_evidence: HashMap<u64, Vec<usize>> = HashMap::new();
-    for (k, inc) in d.incidents.iter().enumerate() {
+    for (k, (inc, fs)) in d.incidents.iter().zip(shown).enumerate() {
         let mut imgs: Vec<ImageId> = inc.images.iter().copied().collect();
         imgs.sort();
         for i in imgs {
             of_image.entry(i).or_default().push(k);
         }
-        for &fi in &inc.findings {
+        for &fi in fs {
             let f = &d.findings[fi];
             for e in &f.evidence {
                 evidence.entry(e.seq).or_default().push(fi);
@@ -388,8 +433,8 @@ fn incident_lines(
         evidence,
         last_evidence,
         findings: &d.findings,
-        lines: vec![Vec::new(); d.incidents.len()],
-        totals: vec![0; d.incidents.len()],
+        lines: vec![Vec::new(); shown.len()],
+        totals: vec![0; shown.len()],
         cap,
         seq: 0,
     };
@@ -419,12 +464,18 @@ fn evidence_lines(f: &crate::detect::Finding) -> Vec<rr::TimelineLine> {
         .collect()
 }
 
-fn incidents(d: &Detection, mut lines: Vec<(Vec<rr::TimelineLine>, u64)>) -> Vec<rr::IncidentView> {
+fn incidents(
+    d: &Detection,
+    shown: &[Vec<usize>],
+    mut lines: Vec<(Vec<rr::TimelineLine>, u64)>,
+) -> Vec<rr::IncidentView> {
     lines.resize_with(d.incidents.len(), Default::default);
+    let none = Vec::new();
     d.incidents
         .iter()
         .zip(lines)
-        .map(|(inc, (timeline, total))| rr::IncidentView {
+        .enumerate()
+        .map(|(k, (inc, (timeline, total)))| rr::IncidentView {
             id: inc.id,
             severity: sev(inc.severity),
             title: inc.title.clone(),
@@ -437,8 +488,11 @@ fn incidents(d: &Detection, mut lines: Vec<(Vec<rr::TimelineLine>, u64)>) -> Vec
             entry: inc.entry.clone(),
             attack: inc.attack.clone(),
             processes: inc.processes.len(),
-            findings: inc
-                .findings
+            summary_only: k >= shown.len(),
+            findings_total: inc.findings.len(),
+            findings: shown
+                .get(k)
+                .unwrap_or(&none)
                 .iter()
                 .map(|&i| {
                     let f = &d.findings[i];
@@ -496,18 +550,34 @@ fn tree_data(
     let total = flat.len();
     let mut keep = vec![false; total];
     let mut kept = 0usize;
+    let mut inc_left = 0usize;
     if total > cap {
-        for i in 0..total {
-            if inc_of.contains_key(&flat[i].1.exec_id) {
-                let mut j = Some(i);
-                while let Some(k) = j {
-                    if keep[k] {
-                        break;
-                    }
-                    keep[k] = true;
-                    kept += 1;
-                    j = flat[k].0;
+        // Incident processes, most important incident first, each with the ancestors that
+        // connect it to a root, as long as they fit.
+        let mut cands: Vec<(usize, usize)> = (0..total)
+            .filter_map(|i| {
+                let first = inc_of.get(&flat[i].1.exec_id)?.iter().next()?;
+                Some((*first, i))
+            })
+            .collect();
+        cands.sort_unstable();
+        for &(_, i) in &cands {
+            let mut path = Vec::new();
+            let mut j = Some(i);
+            while let Some(k) = j {
+                if keep[k] {
+                    break;
                 }
+                path.push(k);
+                j = flat[k].0;
+            }
+            if kept + path.len() > cap {
+                inc_left += 1;
+                continue;
+            }
+            for k in path {
+                keep[k] = true;
+                kept += 1;
             }
         }
         for i in 0..total {
@@ -571,8 +641,13 @@ fn tree_data(
     }
     out.iter_mut().for_each(fix);
     let note = (kept < total).then(|| {
+        let left = if inc_left > 0 {
+            format!(" ({inc_left} incident processes did not fit)")
+        } else {
+            String::new()
+        };
         format!(
-            "Showing {kept} of {total} processes: the processes of incidents and their ancestors, then the others breadth first from the roots (`analyzer tree` lists them all)."
+            "Showing {kept} of {total} processes: the processes of incidents, most important incident first, with their ancestors{left}, then the others breadth first from the roots (`analyzer tree` lists them all; `--max-processes` raises the cap)."
         )
     });
     (out, note)
