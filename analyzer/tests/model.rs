@@ -474,3 +474,104 @@ fn instants_far_from_now_still_print() {
         "{tl}"
     );
 }
+
+/// A TLS 1.2 ServerHello (cipher 0xc02f, no extensions), record header included.
+fn server_hello() -> Vec<u8> {
+    let mut body = vec![0x03, 0x03];
+    body.extend([7u8; 32]);
+    body.extend([0x00, 0xc0, 0x2f, 0x00]);
+    let mut hs = vec![0x02, 0, 0, body.len() as u8];
+    hs.extend(body);
+    let mut rec = vec![0x16, 0x03, 0x03, 0, hs.len() as u8];
+    rec.extend(hs);
+    rec
+}
+
+#[test]
+fn snippets_at_stream_offsets_are_joined() {
+    use rewind_schema::wire::{Payload, Sock};
+    let dir = tempfile::tempdir().expect("tmp");
+    let p = dir.path().join("t.zst");
+    let mut b = TraceBuilder::new(&p)
+        .existing(1, 0, "/sbin/init", &["/sbin/init"], 0)
+        .create()
+        .expect("create");
+    let t = b.start_ns() + 1000 * MS;
+    b.fork(t, 1, 70).expect("fork");
+    b.exec(t + MS, 70, 1, "/usr/bin/client", &["client"])
+        .expect("exec");
+    let local: std::net::SocketAddr = "127.0.0.1:41000".parse().expect("addr");
+    let remote: std::net::SocketAddr = "127.0.0.1:443".parse().expect("addr");
+    b.connect(t + 2 * MS, 70, 12, local, remote, 0)
+        .expect("connect");
+    let sock = Sock::tcp(12, local, remote);
+    let piece = |data: &[u8], off: u32, inbound: bool, total: u32| {
+        EventKind::Snippet(wire::Snippet {
+            sock,
+            total_len: total,
+            flags: (off << wire::net::SNIPPET_OFFSET_SHIFT)
+                | if inbound {
+                    wire::net::SNIPPET_INBOUND
+                } else {
+                    0
+                },
+            data: Payload(data.to_vec()),
+        })
+    };
+    // An HTTP request head written in two pieces: the Host header is cut between them.
+    let req = b"GET /a HTTP/1.1\r\nHost: split.example\r\n\r\n";
+    b.event(t + 3 * MS, 70, piece(&req[..19], 0, false, 19))
+        .expect("req 1");
+    b.event(
+        t + 4 * MS,
+        70,
+        piece(&req[19..], 19, false, (req.len() - 19) as u32),
+    )
+    .expect("req 2");
+    // The ServerHello read as a 5-byte record header, then the rest.
+    let sh = server_hello();
+    b.event(t + 5 * MS, 70, piece(&sh[..5], 0, true, 5))
+        .expect("hello 1");
+    b.event(
+        t + 6 * MS,
+        70,
+        piece(&sh[5..], 5, true, (sh.len() - 5) as u32),
+    )
+    .expect("hello 2");
+    // Bytes after a gap (sent without a snippet, e.g. sendfile) say nothing on their own.
+    b.event(
+        t + 7 * MS,
+        70,
+        piece(b"HTTP/1.1 500 Oops\r\n\r\n", 180, true, 21),
+    )
+    .expect("after gap");
+    b.exit(t + 9 * MS, 70, 0).expect("exit");
+    b.finish().expect("finish");
+
+    let (m, set) = model_of(&p);
+    let conn = m.conns.iter().find(|c| c.proto == "tcp").expect("tcp");
+    match &conn.tls_server {
+        Some(rewind_analyzer::model::proto::TlsHello::Server {
+            version,
+            cipher,
+            truncated,
+        }) => assert_eq!((*version, *cipher, *truncated), (0x0303, 0xc02f, false)),
+        other => panic!("no ServerHello from the joined pieces: {other:?}"),
+    }
+    match &conn.http_request {
+        Some((_, rewind_analyzer::model::proto::HttpMsg::Request { host, .. })) => {
+            assert_eq!(host.as_deref(), Some("split.example"))
+        }
+        other => panic!("request head not joined: {other:?}"),
+    }
+    assert!(
+        conn.http_response.is_none(),
+        "bytes after a gap were parsed"
+    );
+    let tl = timeline_of(&set, true);
+    assert_eq!(tl.matches("TLS negotiated").count(), 1, "{tl}");
+    assert!(tl.contains("TLS negotiated TLS 1.2"), "{tl}");
+    // The request is told when first recognised, and again when the Host header came.
+    assert!(tl.contains("HTTP GET /a (Host: split.example)"), "{tl}");
+    assert!(!tl.contains("HTTP 500"), "{tl}");
+}
