@@ -1,7 +1,10 @@
 /* Event generator for recorder/bench/overhead.sh: fixed, repeatable syscall workloads.
  *
- *   gen signals N [RATE]  N kill(self, SIGURG) calls (ignored signal): one signal record
- *                         each; RATE per second if given (busy-wait pacing), else flat out
+ *   gen signals N [RATE [PROCS]]
+ *                         N kill(self, SIGURG) calls (ignored signal): one signal record
+ *                         each; RATE per second in all if given (busy-wait pacing), else
+ *                         flat out; split over PROCS forked processes (default 1), each
+ *                         doing N/PROCS at RATE/PROCS, so that more than one core generates
  *   gen mixed N           N iterations of: open+read+close of /etc/hostname, a loopback
  *                         TCP connect/accept/send/close pair; every 50th iteration a
  *                         fork+exec of /bin/true
@@ -30,7 +33,7 @@ static long long now_ns(void)
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: gen signals|mixed N [RATE]\n");
+		fprintf(stderr, "usage: gen signals N [RATE [PROCS]] | gen mixed N\n");
 		return 2;
 	}
 	long n = atol(argv[2]);
@@ -38,15 +41,28 @@ int main(int argc, char **argv)
 	long long t0 = now_ns();
 	if (!strcmp(argv[1], "signals")) {
 		double rate = argc > 3 ? atof(argv[3]) : 0;
-		pid_t me = getpid();
-		for (long i = 0; i < n; i++) {
-			if (rate > 0) {
-				long long due = t0 + (long long)(i * 1e9 / rate);
-				while (now_ns() < due)
-					;
+		int procs = argc > 4 ? atoi(argv[4]) : 1;
+		if (procs < 1)
+			procs = 1;
+		for (int p = 0; p < procs; p++) {
+			if (procs > 1 && fork() != 0)
+				continue;
+			long mine = n / procs + (p < n % procs);
+			double r = rate / procs;
+			pid_t me = getpid();
+			for (long i = 0; i < mine; i++) {
+				if (r > 0) {
+					long long due = t0 + (long long)(i * 1e9 / r);
+					while (now_ns() < due)
+						;
+				}
+				kill(me, SIGURG);
 			}
-			kill(me, SIGURG);
+			if (procs > 1)
+				_exit(0);
 		}
+		while (procs > 1 && wait(NULL) > 0)
+			;
 	} else if (!strcmp(argv[1], "mixed")) {
 		int ls = socket(AF_INET, SOCK_STREAM, 0);
 		struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };

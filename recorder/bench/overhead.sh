@@ -18,19 +18,22 @@ ns() { sed -n 's/.*elapsed_ns=\([0-9]*\).*/\1/p'; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 field() { sed -n "s/.* \([0-9.]*\) $1.*/\1/p"; }
 
-echo "== 1. sustained rate without loss (signal records, 16 MiB ring buffer) =="
+# Two generator processes: one alone tops out near 490 k kill(2)/s on this machine, below
+# what the recorder drains; the recorder's consumer shares the two cores with them.
+PROCS=${PROCS:-2}
+echo "== 1. sustained rate without loss (signal records, 16 MiB ring buffer, $PROCS generators) =="
 best=0
-for rate in 100000 250000 500000 750000 1000000; do
+for rate in 250000 500000 600000 750000 1000000 1500000; do
     n=$((rate * 3))
     rm -f "$tmp/r.zst"
-    err=$("$REC" record -q -o "$tmp/r.zst" -- "$tmp/gen" signals "$n" "$rate" 2>&1 >"$tmp/out")
+    err=$("$REC" record -q -o "$tmp/r.zst" -- "$tmp/gen" signals "$n" "$rate" "$PROCS" 2>&1 >"$tmp/out")
     got=$(ns <"$tmp/out")
     lost=$(echo "$err" | sed -n 's/.* records, \([0-9]*\) lost.*/\1/p')
     recs=$(echo "$err" | sed -n 's/.*: \([0-9]*\) records,.*/\1/p')
     bpe=$(echo "$err" | sed -n 's/.*(\([0-9.]*\) bytes\/record.*/\1/p')
     achieved=$(awk -v n="$n" -v t="$got" 'BEGIN {printf "%.0f", n / (t / 1e9)}')
     echo "target ${rate}/s: achieved ${achieved} events/s, ${recs} records, ${lost} lost, ${bpe} bytes/record on disk"
-    if [ "$lost" = 0 ]; then best=$achieved; fi
+    if [ "$lost" = 0 ] && [ "$achieved" -gt "$best" ]; then best=$achieved; fi
 done
 echo "highest rate with zero loss: ${best} events/s"
 
