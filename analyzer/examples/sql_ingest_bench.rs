@@ -73,8 +73,8 @@ fn main() -> anyhow::Result<()> {
     let mut rates = Vec::new();
     for run in 0..runs {
         let db = dir.path().join(format!("bench{run}.db"));
-        let conn = rusqlite::Connection::open(&db)?;
-        let s = sql::ingest(&conn, &set, ReplayOptions::default())?;
+        let mut conn = rusqlite::Connection::open(&db)?;
+        let s = sql::ingest(&mut conn, &set, ReplayOptions::default())?;
         drop(conn);
         let _ = std::fs::remove_file(&db);
         eprintln!(

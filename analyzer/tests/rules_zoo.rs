@@ -80,7 +80,8 @@ fn exec(b: &mut TraceBuilder, ts: u64, pid: u32, ppid: u32, s: ExecSpec) {
         exe_mode: 0o100755,
         ..Default::default()
     };
-    b.event(ts, pid, EventKind::Exec(x)).expect("exec");
+    b.event(ts, pid, EventKind::Exec(Box::new(x)))
+        .expect("exec");
 }
 
 fn spec<'a>(exe: &'a str, argv: &'a [&'a str], uid: u32) -> ExecSpec<'a> {

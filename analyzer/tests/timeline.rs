@@ -284,3 +284,44 @@ fn truncated_trace_still_tells_what_is_readable() {
         text(&out.stdout)
     );
 }
+
+#[test]
+fn reading_ahead_on_a_second_thread_changes_nothing() {
+    // The replay reads and decodes on a second thread by default; REWIND_READ_AHEAD=0
+    // does everything on one. Every output must be the same byte for byte.
+    for args in [
+        &["timeline", "--all", "--json", "fixtures/reverse-shell.zst"][..],
+        &["tree", "--json", "fixtures/http-redirect-tls.zst"][..],
+        &[
+            "query",
+            "fixtures/lateral-movement.zst",
+            "net_destinations",
+            "--csv",
+        ][..],
+        &["detect", "--json", "fixtures"][..],
+    ] {
+        let root = common::root();
+        let run = |ahead: &str| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_analyzer"))
+                .current_dir(&root)
+                .env("REWIND_READ_AHEAD", ahead)
+                .args(args)
+                .output()
+                .expect("run analyzer")
+        };
+        let (one, two) = (run("0"), run("1"));
+        assert!(
+            one.status.success(),
+            "{args:?}: {}",
+            common::text(&one.stderr)
+        );
+        assert!(!one.stdout.is_empty(), "{args:?}");
+        assert_eq!(one.status.code(), two.status.code(), "{args:?}");
+        assert!(one.stdout == two.stdout, "{args:?}: outputs differ");
+        assert_eq!(
+            common::text(&one.stderr),
+            common::text(&two.stderr),
+            "{args:?}"
+        );
+    }
+}

@@ -103,7 +103,7 @@ fn make_events(n: usize) -> Vec<Event> {
             }),
             740..=779 => {
                 let (exe, argv) = EXES[r.below(EXES.len() as u64) as usize];
-                EventKind::Exec(wire::Exec {
+                EventKind::Exec(Box::new(wire::Exec {
                     proc_start: ts - 1_000_000,
                     cgroup_id: 0x1234,
                     exe_ino: 777,
@@ -127,7 +127,7 @@ fn make_events(n: usize) -> Vec<Event> {
                     argv: Argv(argv.iter().map(|a| ByteString::from(*a)).collect()),
                     cwd: ByteString::from("/home/dev/src/project"),
                     cgroup: ByteString::from("/user.slice/user-1000.slice/session-3.scope"),
-                })
+                }))
             }
             780..=819 => EventKind::Exit(wire::Exit { proc_start: ts - 5_000_000, status: 0, flags: 1 }),
             820..=869 => EventKind::Connect(wire::Connect {

@@ -161,7 +161,7 @@ impl TraceBuilder {
             exe_mode: 0o100755,
             ..Default::default()
         };
-        self.event(ts, pid, EventKind::Exec(x))
+        self.event(ts, pid, EventKind::Exec(Box::new(x)))
     }
 
     /// `pid` exits with `code` (whole thread group).

@@ -128,7 +128,7 @@ pub struct Event {
 #[serde(tag = "type", rename_all = "snake_case")]
 #[allow(missing_docs)]
 pub enum EventKind {
-    Exec(wire::Exec),
+    Exec(Box<wire::Exec>),
     Fork(wire::Fork),
     Exit(wire::Exit),
     Open(wire::Open),
@@ -216,7 +216,7 @@ pub fn decode(rec: &[u8]) -> Result<Event, DecodeError> {
     use RecordType as T;
     let t = RecordType::from_u16(hdr.rtype).ok_or(DecodeError::UnknownType(hdr.rtype))?;
     let kind = match t {
-        T::Exec => K::Exec(wire::Exec::decode(rec)?),
+        T::Exec => K::Exec(Box::new(wire::Exec::decode(rec)?)),
         T::Fork => K::Fork(wire::Fork::decode(rec)?),
         T::Exit => K::Exit(wire::Exit::decode(rec)?),
         T::Open => K::Open(wire::Open::decode(rec)?),

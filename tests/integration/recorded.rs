@@ -45,7 +45,7 @@ fn fixture(name: &str) -> Vec<Event> {
 fn execs<'a>(evs: &'a [Event], argv_has: &str) -> Vec<(&'a Event, &'a rewind_schema::wire::Exec)> {
     evs.iter()
         .filter_map(|e| match &e.kind {
-            EventKind::Exec(x) if x.argv.joined().contains(argv_has) => Some((e, x)),
+            EventKind::Exec(x) if x.argv.joined().contains(argv_has) => Some((e, &**x)),
             _ => None,
         })
         .collect()

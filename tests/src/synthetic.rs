@@ -208,7 +208,7 @@ fn raw_exec(
         exe_mode: 0o100755,
         ..Default::default()
     };
-    b.event(ts, pid, EventKind::Exec(x))
+    b.event(ts, pid, EventKind::Exec(Box::new(x)))
 }
 
 fn raw_open(

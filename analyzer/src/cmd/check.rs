@@ -70,9 +70,9 @@ pub fn outputs(input: &super::Inputs) -> anyhow::Result<Vec<(String, Vec<u8>)>> 
     };
     // One replay feeds the timelines, the tree and the SQLite model the canned queries
     // run on.
-    let conn = rusqlite::Connection::open_in_memory()?;
+    let mut conn = rusqlite::Connection::open_in_memory()?;
     let sinks: &mut [&mut dyn Sink] = &mut [&mut story, &mut ancestry, &mut tree];
-    crate::sql::ingest_with(&conn, &set, ReplayOptions::default(), sinks)?;
+    crate::sql::ingest_with(&mut conn, &set, ReplayOptions::default(), sinks)?;
     conn.execute_batch("PRAGMA query_only=1")?;
     let mut outs = vec![
         ("timeline.txt".into(), story.into_inner()),

@@ -68,10 +68,10 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     };
     let _ = std::fs::remove_file(&tmp.path);
     let stats = {
-        let conn = rusqlite::Connection::open(&tmp.path)
+        let mut conn = rusqlite::Connection::open(&tmp.path)
             .with_context(|| format!("{}: cannot create database", tmp.path.display()))?;
         let stats = sql::ingest(
-            &conn,
+            &mut conn,
             &set,
             ReplayOptions {
                 progress: !args.quiet,
@@ -98,6 +98,14 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             stats.elapsed.as_secs_f64(),
             stats.rows_per_sec()
         );
+    }
+    if args.verbose {
+        let phases: Vec<String> = stats
+            .phases
+            .iter()
+            .map(|(n, d)| format!("{n} {:.2}s", d.as_secs_f64()))
+            .collect();
+        eprintln!("analyzer: time by phase: {}", phases.join(", "));
     }
     Ok(stats.outcome)
 }

@@ -112,9 +112,9 @@ pub fn write(args: &Args, out: &mut impl Write) -> anyhow::Result<Outcome> {
             );
         }
         let set = TraceSet::open(&paths)?;
-        let conn = rusqlite::Connection::open_in_memory()?;
+        let mut conn = rusqlite::Connection::open_in_memory()?;
         let stats = sql::ingest(
-            &conn,
+            &mut conn,
             &set,
             ReplayOptions {
                 progress: !args.quiet,

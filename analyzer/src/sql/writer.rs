@@ -1,8 +1,10 @@
-//! The SQLite writer: a replay [`Sink`] that turns each event into rows with prepared
-//! statements (the caller holds one transaction around the whole replay), and writes the
-//! model's final state (processes, connections, TLS, listeners, losses) at the end, when
-//! process rows are complete. Foreign keys are checked once afterwards (see `super`).
+//! The SQLite writer: a replay [`Sink`] that turns each event into rows, handed in batches
+//! to an inserting thread ([`super::rows`]) so that decoding and the model run beside
+//! SQLite, and the model's final state (processes, connections, TLS, listeners, losses),
+//! written at the end when process rows are complete (the caller holds one transaction
+//! around both). Foreign keys are checked once afterwards (see `super`).
 
+use super::rows::{Batcher, Table};
 use crate::model::net::{tls_summary, Conn};
 use crate::model::process::{End, Image};
 use crate::model::proto::{self, HttpMsg};
@@ -14,7 +16,7 @@ use rewind_schema::meta::ClockAnchor;
 use rewind_schema::trace::TraceSet;
 use rewind_schema::wire::{self, Namespaces};
 use rewind_schema::EventKind;
-use rusqlite::{params, Connection, Statement};
+use rusqlite::{params, Connection};
 
 /// What the writer needs to know about one recording (from the trace set).
 #[derive(Debug, Clone)]
@@ -93,23 +95,17 @@ impl RowCounts {
     }
 }
 
-/// The SQLite sink. Statements borrow the connection; the caller opens the transaction.
-pub struct SqlWriter<'c> {
-    conn: &'c Connection,
+/// The SQLite sink: rows of each event go to the inserting thread; the model's rows are
+/// written by [`SqlWriter::write_model`] once that thread is done.
+pub struct SqlWriter {
     recordings: Vec<RecordingInfo>,
     wall: WallText,
     next_event: i64,
     rows: RowCounts,
-    ev: Statement<'c>,
-    exec: Statement<'c>,
-    file: Statement<'c>,
-    dns: Statement<'c>,
-    http: Statement<'c>,
-    cred: Statement<'c>,
-    ns: Statement<'c>,
+    out: Batcher,
 }
 
-impl std::fmt::Debug for SqlWriter<'_> {
+impl std::fmt::Debug for SqlWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqlWriter")
             .field("rows", &self.rows)
@@ -121,44 +117,31 @@ fn placeholders(n: usize) -> String {
     vec!["?"; n].join(",")
 }
 
-fn insert(table: &str, cols: &str) -> String {
+pub(crate) fn insert(table: &str, cols: &str) -> String {
     let n = cols.split(',').count();
     format!("INSERT INTO {table} ({cols}) VALUES ({})", placeholders(n))
 }
-
-const EVENT_COLS: &str =
-    "id,ts_ns,time,recording,segment,cpu,type,pid,tid,process_id,related_id,conn_id";
-const EXEC_COLS: &str = "event_id,process_id,prev_id,ts_ns,time,pid,ppid,exe,cmdline,cwd,uid,euid,gid,egid,exe_mode,setid_exe,from_memfd,exe_deleted,tty";
-const FILE_COLS: &str = "event_id,process_id,ts_ns,time,pid,op,path,new_path,ret,ok,access,created,truncated,open_flags,mode,uid,gid,ino";
-const DNS_COLS: &str =
-    "event_id,process_id,conn_id,ts_ns,time,boot,txid,response,rcode,section,question,name,type,value";
-const HTTP_COLS: &str = "event_id,process_id,conn_id,ts_ns,time,kind,inbound,method,path,host,status,reason,location,latency_ns";
-const CRED_COLS: &str = "event_id,process_id,ts_ns,time,pid,kind,syscall,ret,ok,old_uid,new_uid,old_euid,new_euid,old_suid,new_suid,old_fsuid,new_fsuid,old_gid,new_gid,old_egid,new_egid,old_cap_eff,new_cap_eff,old_cap_prm,new_cap_prm,gained_root,caps_gained";
-const NS_COLS: &str =
-    "event_id,process_id,ts_ns,time,pid,op,ret,ok,flags,changed,source,target,fstype";
 
 /// `O_ACCMODE` and friends (x86_64 values).
 const O_ACCMODE: u32 = 3;
 const O_CREAT: u32 = 0o100;
 const O_TRUNC: u32 = 0o1000;
 
-impl<'c> SqlWriter<'c> {
-    /// Prepares the statements on `conn`, which must hold the schema.
-    pub fn new(conn: &'c Connection, recordings: Vec<RecordingInfo>) -> rusqlite::Result<Self> {
-        Ok(SqlWriter {
-            conn,
+impl SqlWriter {
+    /// A writer whose event rows go to `out`.
+    pub fn new(recordings: Vec<RecordingInfo>, out: Batcher) -> Self {
+        SqlWriter {
             recordings,
             wall: WallText::default(),
             next_event: 0,
             rows: RowCounts::default(),
-            ev: conn.prepare(&insert("events", EVENT_COLS))?,
-            exec: conn.prepare(&insert("execs", EXEC_COLS))?,
-            file: conn.prepare(&insert("files", FILE_COLS))?,
-            dns: conn.prepare(&insert("dns", DNS_COLS))?,
-            http: conn.prepare(&insert("http", HTTP_COLS))?,
-            cred: conn.prepare(&insert("privileges", CRED_COLS))?,
-            ns: conn.prepare(&insert("namespaces", NS_COLS))?,
-        })
+            out,
+        }
+    }
+
+    /// Ends the stream of event rows (idempotent).
+    pub fn close_rows(&mut self) -> anyhow::Result<()> {
+        self.out.close()
     }
 
     /// Rows written so far.
@@ -187,53 +170,59 @@ impl<'c> SqlWriter<'c> {
         self.wall.fmt(anchor.wall(ts))
     }
 
-    fn write_event(&mut self, model: &Model, s: &Step) -> rusqlite::Result<()> {
+    fn write_event(&mut self, model: &Model, s: &Step) -> anyhow::Result<()> {
         self.next_event += 1;
         let id = self.next_event;
         let ev = s.ev;
         let time = self.wall.fmt(s.wall_ns);
         let img = s.at.image.map(|i| i.0);
-        self.ev.execute(params![
-            id,
-            ev.ts as i64,
-            time,
-            s.recording,
-            s.segment as i64,
-            ev.cpu,
-            ev.kind.record_type().name(),
-            ev.pid,
-            ev.tid,
-            img,
-            s.at.related.map(|i| i.0),
-            s.at.conn.map(|c| c.0),
-        ])?;
+        self.out.push(
+            Table::Events,
+            params![
+                id,
+                ev.ts as i64,
+                time,
+                s.recording,
+                s.segment as i64,
+                ev.cpu,
+                ev.kind.record_type().name(),
+                ev.pid,
+                ev.tid,
+                img,
+                s.at.related.map(|i| i.0),
+                s.at.conn.map(|c| c.0),
+            ],
+        )?;
         self.rows.events += 1;
         let Some(img) = img else { return Ok(()) };
         let ts = ev.ts as i64;
         use EventKind as K;
         match &ev.kind {
             K::Exec(e) => {
-                self.exec.execute(params![
-                    id,
-                    img,
-                    s.at.related.map(|i| i.0),
-                    ts,
-                    time,
-                    ev.pid,
-                    e.ppid,
-                    e.filename.display(),
-                    model.image(crate::model::process::ImageId(img)).cmdline(),
-                    e.cwd.display(),
-                    e.uid,
-                    e.euid,
-                    e.gid,
-                    e.egid,
-                    e.exe_mode,
-                    e.setid_binary(),
-                    e.flags & wire::exec::EXEC_FROM_MEMFD != 0,
-                    e.flags & wire::exec::EXEC_EXE_DELETED != 0,
-                    e.tty,
-                ])?;
+                self.out.push(
+                    Table::Execs,
+                    params![
+                        id,
+                        img,
+                        s.at.related.map(|i| i.0),
+                        ts,
+                        time,
+                        ev.pid,
+                        e.ppid,
+                        e.filename.display(),
+                        model.image(crate::model::process::ImageId(img)).cmdline(),
+                        e.cwd.display(),
+                        e.uid,
+                        e.euid,
+                        e.gid,
+                        e.egid,
+                        e.exe_mode,
+                        e.setid_binary(),
+                        e.flags & wire::exec::EXEC_FROM_MEMFD != 0,
+                        e.flags & wire::exec::EXEC_EXE_DELETED != 0,
+                        e.tty,
+                    ],
+                )?;
             }
             K::Open(o) => {
                 let access = match o.open_flags & O_ACCMODE {
@@ -241,26 +230,29 @@ impl<'c> SqlWriter<'c> {
                     1 => "write",
                     _ => "read-write",
                 };
-                self.file.execute(params![
-                    id,
-                    img,
-                    ts,
-                    time,
-                    ev.pid,
-                    "open",
-                    o.path.display(),
-                    None::<String>,
-                    o.ret,
-                    o.ret >= 0,
-                    access,
-                    o.open_flags & O_CREAT != 0,
-                    o.open_flags & O_TRUNC != 0,
-                    o.open_flags,
-                    o.mode,
-                    None::<u32>,
-                    None::<u32>,
-                    o.ino as i64,
-                ])?;
+                self.out.push(
+                    Table::Files,
+                    params![
+                        id,
+                        img,
+                        ts,
+                        time,
+                        ev.pid,
+                        "open",
+                        o.path.display(),
+                        None::<String>,
+                        o.ret,
+                        o.ret >= 0,
+                        access,
+                        o.open_flags & O_CREAT != 0,
+                        o.open_flags & O_TRUNC != 0,
+                        o.open_flags,
+                        o.mode,
+                        None::<u32>,
+                        None::<u32>,
+                        o.ino as i64,
+                    ],
+                )?;
             }
             K::Unlink(u) => self.file_change(
                 id, img, ts, &time, ev.pid, "unlink", &u.path, None, u.ret, None,
@@ -305,67 +297,73 @@ impl<'c> SqlWriter<'c> {
                 )?
             }
             K::Cred(c) => {
-                self.cred.execute(params![
-                    id,
-                    img,
-                    ts,
-                    time,
-                    ev.pid,
-                    "cred",
-                    names::cred_syscall(c.syscall),
-                    c.ret,
-                    c.ret == 0,
-                    c.old.uid,
-                    c.new.uid,
-                    c.old.euid,
-                    c.new.euid,
-                    c.old.suid,
-                    c.new.suid,
-                    c.old.fsuid,
-                    c.new.fsuid,
-                    c.old.gid,
-                    c.new.gid,
-                    c.old.egid,
-                    c.new.egid,
-                    None::<i64>,
-                    None::<i64>,
-                    None::<i64>,
-                    None::<i64>,
-                    c.gained_root(),
-                    None::<String>,
-                ])?;
+                self.out.push(
+                    Table::Privileges,
+                    params![
+                        id,
+                        img,
+                        ts,
+                        time,
+                        ev.pid,
+                        "cred",
+                        names::cred_syscall(c.syscall),
+                        c.ret,
+                        c.ret == 0,
+                        c.old.uid,
+                        c.new.uid,
+                        c.old.euid,
+                        c.new.euid,
+                        c.old.suid,
+                        c.new.suid,
+                        c.old.fsuid,
+                        c.new.fsuid,
+                        c.old.gid,
+                        c.new.gid,
+                        c.old.egid,
+                        c.new.egid,
+                        None::<i64>,
+                        None::<i64>,
+                        None::<i64>,
+                        None::<i64>,
+                        c.gained_root(),
+                        None::<String>,
+                    ],
+                )?;
             }
             K::Capset(c) => {
                 let gained = c.new_eff & !c.old_eff;
-                self.cred.execute(params![
-                    id,
-                    img,
-                    ts,
-                    time,
-                    ev.pid,
-                    "capset",
-                    "capset",
-                    c.ret,
-                    c.ret == 0,
-                    None::<u32>,
-                    None::<u32>,
-                    None::<u32>,
-                    None::<u32>,
-                    None::<u32>,
-                    None::<u32>,
-                    None::<u32>,
-                    None::<u32>,
-                    None::<u32>,
-                    None::<u32>,
-                    None::<u32>,
-                    None::<u32>,
-                    c.old_eff as i64,
-                    c.new_eff as i64,
-                    c.old_prm as i64,
-                    c.new_prm as i64,
-                    false,
-                    (c.ret == 0 && gained != 0).then(|| names::caps(gained)),
-                ])?;
+                self.out.push(
+                    Table::Privileges,
+                    params![
+                        id,
+                        img,
+                        ts,
+                        time,
+                        ev.pid,
+                        "capset",
+                        "capset",
+                        c.ret,
+                        c.ret == 0,
+                        None::<u32>,
+                        None::<u32>,
+                        None::<u32>,
+                        None::<u32>,
+                        None::<u32>,
+                        None::<u32>,
+                        None::<u32>,
+                        None::<u32>,
+                        None::<u32>,
+                        None::<u32>,
+                        None::<u32>,
+                        None::<u32>,
+                        c.old_eff as i64,
+                        c.new_eff as i64,
+                        c.old_prm as i64,
+                        c.new_prm as i64,
+                        false,
+                        (c.ret == 0 && gained != 0).then(|| names::caps(gained)),
+                    ],
+                )?;
             }
             K::Namespace(n) => {
                 let op = match n.op {
@@ -375,55 +373,64 @@ impl<'c> SqlWriter<'c> {
                     _ => "namespace",
                 };
                 let changed = ns_changed(&n.old, &n.new);
-                self.ns.execute(params![
-                    id,
-                    img,
-                    ts,
-                    time,
-                    ev.pid,
-                    op,
-                    n.ret,
-                    n.ret == 0,
-                    names::ns_flags(n.flags),
-                    (!changed.is_empty()).then_some(changed),
-                    None::<String>,
-                    None::<String>,
-                    None::<String>,
-                ])?;
+                self.out.push(
+                    Table::Namespaces,
+                    params![
+                        id,
+                        img,
+                        ts,
+                        time,
+                        ev.pid,
+                        op,
+                        n.ret,
+                        n.ret == 0,
+                        names::ns_flags(n.flags),
+                        (!changed.is_empty()).then_some(changed),
+                        None::<String>,
+                        None::<String>,
+                        None::<String>,
+                    ],
+                )?;
             }
             K::Mount(m) => {
-                self.ns.execute(params![
-                    id,
-                    img,
-                    ts,
-                    time,
-                    ev.pid,
-                    "mount",
-                    m.ret,
-                    m.ret == 0,
-                    format!("{:#x}", m.flags),
-                    None::<String>,
-                    m.source.display(),
-                    m.target.display(),
-                    m.fstype.display(),
-                ])?;
+                self.out.push(
+                    Table::Namespaces,
+                    params![
+                        id,
+                        img,
+                        ts,
+                        time,
+                        ev.pid,
+                        "mount",
+                        m.ret,
+                        m.ret == 0,
+                        format!("{:#x}", m.flags),
+                        None::<String>,
+                        m.source.display(),
+                        m.target.display(),
+                        m.fstype.display(),
+                    ],
+                )?;
             }
             K::Umount(u) => {
-                self.ns.execute(params![
-                    id,
-                    img,
-                    ts,
-                    time,
-                    ev.pid,
-                    "umount",
-                    u.ret,
-                    u.ret == 0,
-                    format!("{:#x}", u.flags),
-                    None::<String>,
-                    None::<String>,
-                    u.target.display(),
-                    None::<String>,
-                ])?;
+                self.out.push(
+                    Table::Namespaces,
+                    params![
+                        id,
+                        img,
+                        ts,
+                        time,
+                        ev.pid,
+                        "umount",
+                        u.ret,
+                        u.ret == 0,
+                        format!("{:#x}", u.flags),
+                        None::<String>,
+                        None::<String>,
+                        u.target.display(),
+                        None::<String>,
+                    ],
+                )?;
             }
             K::Dns(_) => {
                 if let Some(App::Dns(m)) = &s.at.app {
@@ -437,10 +444,13 @@ impl<'c> SqlWriter<'c> {
                     let mut row =
                         |section: &str, name: &str, ty: Option<&str>, value: Option<String>| {
                             self.rows.other += 1;
-                            self.dns.execute(params![
-                                id, img, conn, ts, time, boot, m.id, m.response, m.rcode, section,
-                                question, name, ty, value
-                            ])
+                            self.out.push(
+                                Table::Dns,
+                                params![
+                                    id, img, conn, ts, time, boot, m.id, m.response, m.rcode,
+                                    section, question, name, ty, value
+                                ],
+                            )
                         };
                     for (name, ty) in &m.questions {
                         row("question", name, Some(ty), None)?;
@@ -482,22 +492,25 @@ impl<'c> SqlWriter<'c> {
                             location.as_ref(),
                         ),
                     };
-                    self.http.execute(params![
-                        id,
-                        img,
-                        conn,
-                        ts,
-                        time,
-                        kind,
-                        sn.inbound(),
-                        method,
-                        path,
-                        host,
-                        status,
-                        reason,
-                        location,
-                        latency_ns.map(|l| l as i64),
-                    ])?;
+                    self.out.push(
+                        Table::Http,
+                        params![
+                            id,
+                            img,
+                            conn,
+                            ts,
+                            time,
+                            kind,
+                            sn.inbound(),
+                            method,
+                            path,
+                            host,
+                            status,
+                            reason,
+                            location,
+                            latency_ns.map(|l| l as i64),
+                        ],
+                    )?;
                 } else {
                     return Ok(());
                 }
@@ -521,34 +534,38 @@ impl<'c> SqlWriter<'c> {
         new_path: Option<&wire::ByteString>,
         ret: i32,
         attrs: Option<(Option<u32>, Option<u32>, Option<u32>)>,
-    ) -> rusqlite::Result<()> {
+    ) -> anyhow::Result<()> {
         let (mode, uid, gid) = attrs.unwrap_or((None, None, None));
-        self.file.execute(params![
-            id,
-            img,
-            ts,
-            time,
-            pid,
-            op,
-            path.display(),
-            new_path.map(|p| p.display()),
-            ret,
-            ret >= 0,
-            None::<String>,
-            None::<bool>,
-            None::<bool>,
-            None::<u32>,
-            mode,
-            uid,
-            gid,
-            None::<i64>,
-        ])?;
+        self.out.push(
+            Table::Files,
+            params![
+                id,
+                img,
+                ts,
+                time,
+                pid,
+                op,
+                path.display(),
+                new_path.map(|p| p.display()),
+                ret,
+                ret >= 0,
+                None::<String>,
+                None::<bool>,
+                None::<bool>,
+                None::<u32>,
+                mode,
+                uid,
+                gid,
+                None::<i64>,
+            ],
+        )?;
         Ok(())
     }
 
     /// Writes everything that is final only at the end of the replay.
-    fn write_model(&mut self, model: &Model) -> rusqlite::Result<()> {
-        let c = self.conn;
+    /// Writes everything that is final only at the end of the replay, on `c` (after the
+    /// inserting thread is done with it).
+    pub fn write_model(&mut self, c: &Connection, model: &Model) -> rusqlite::Result<()> {
         let mut n = 0u64;
         {
             let mut st = c.prepare(&insert("boots", "id,boot_id,hostname"))?;
@@ -575,8 +592,8 @@ impl<'c> SqlWriter<'c> {
                 n += 1;
             }
         }
-        n += self.write_processes(model)?;
-        n += self.write_connections(model)?;
+        n += self.write_processes(c, model)?;
+        n += self.write_connections(c, model)?;
         {
             let mut st = c.prepare(&insert(
                 "listeners",
@@ -622,9 +639,9 @@ impl<'c> SqlWriter<'c> {
         Ok(())
     }
 
-    fn write_processes(&mut self, model: &Model) -> rusqlite::Result<u64> {
+    fn write_processes(&mut self, c: &Connection, model: &Model) -> rusqlite::Result<u64> {
         const COLS: &str = "id,exec_id,boot,pid,ppid,parent_id,origin,name,exe,cmdline,argv,argv_truncated,comm,cwd,uid,euid,gid,egid,auid,cap_eff,cap_prm,tty,cgroup,container_runtime,container_id,ns_mnt,ns_pid,ns_net,ns_uts,ns_ipc,ns_user,ns_cgroup,ns_time,non_host_ns,exe_mode,setid_exe,from_memfd,exe_deleted,start_ns,start_time,proc_start_ns,end_ns,end_time,end_how,exit_code,exit_signal,core_dumped,next_id,events,files,conns,children";
-        let mut st = self.conn.prepare(&insert("processes", COLS))?;
+        let mut st = c.prepare(&insert("processes", COLS))?;
         for img in &model.images {
             let start_time = self.boot_time(model, img.boot, img.start_ns);
             let end_time = img.end_ns.map(|e| self.boot_time(model, img.boot, e));
@@ -640,10 +657,10 @@ impl<'c> SqlWriter<'c> {
         Ok(model.images.len() as u64)
     }
 
-    fn write_connections(&mut self, model: &Model) -> rusqlite::Result<u64> {
+    fn write_connections(&mut self, conn: &Connection, model: &Model) -> rusqlite::Result<u64> {
         const COLS: &str = "id,process_id,recording,cookie,direction,proto,local_addr,local_port,remote_addr,remote_port,remote_name,unix_path,start_ns,start_time,end_ns,end_time,ret,failed,bytes_sent,bytes_received,datagrams,peer_id";
-        let mut st = self.conn.prepare(&insert("connections", COLS))?;
-        let mut tls = self.conn.prepare(&insert(
+        let mut st = conn.prepare(&insert("connections", COLS))?;
+        let mut tls = conn.prepare(&insert(
             "tls",
             "conn_id,sni,offered_version,offered_version_name,version,version_name,cipher,cipher_name,key_bits,weaknesses,weak",
         ))?;
@@ -808,13 +825,13 @@ fn tls_row(model: &Model, c: &Conn) -> Option<Vec<Value>> {
     ])
 }
 
-impl Sink for SqlWriter<'_> {
+impl Sink for SqlWriter {
     fn step(&mut self, model: &Model, step: &Step) -> anyhow::Result<()> {
-        Ok(self.write_event(model, step)?)
+        self.write_event(model, step)
     }
 
-    fn finish(&mut self, model: &Model) -> anyhow::Result<()> {
-        Ok(self.write_model(model)?)
+    fn finish(&mut self, _model: &Model) -> anyhow::Result<()> {
+        self.out.close()
     }
 }
 

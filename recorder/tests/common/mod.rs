@@ -47,7 +47,7 @@ impl Recording {
             .iter()
             .filter_map(|e| match &e.kind {
                 EventKind::Exec(x) if x.filename.as_bytes().ends_with(suffix.as_bytes()) => {
-                    Some((e, x))
+                    Some((e, &**x))
                 }
                 _ => None,
             })

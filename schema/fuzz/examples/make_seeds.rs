@@ -148,7 +148,7 @@ fn record_seeds() -> Res<Vec<(String, Vec<u8>)>> {
     let tcp = Sock::tcp(0xabc, addr("10.0.0.2:40000"), addr("192.0.2.7:443"));
     let udp = Sock::udp(0xdef, addr("10.0.0.2:5353"), addr("192.0.2.53:53"));
     let events = vec![
-        ev(t, 100, EventKind::Exec(wire::Exec {
+        ev(t, 100, EventKind::Exec(Box::new(wire::Exec {
             proc_start: t,
             ppid: 1,
             auid: u32::MAX,
@@ -160,7 +160,7 @@ fn record_seeds() -> Res<Vec<(String, Vec<u8>)>> {
             cgroup: "/user.slice".into(),
             exe_mode: 0o100755,
             ..Default::default()
-        })),
+        }))),
         ev(t + 1, 100, EventKind::Fork(wire::Fork { child_start: t + 1, clone_flags: 0x11, child_pid: 101, child_tid: 101 })),
         ev(t + 2, 101, EventKind::Exit(wire::Exit { proc_start: t + 1, status: 256, flags: 1 })),
         ev(t + 3, 100, EventKind::Open(wire::Open { ret: 3, open_flags: 0o2, path: "/etc/shadow".into(), ..Default::default() })),

@@ -1,0 +1,259 @@
+//! Event rows on their way into SQLite. The replay thread (decoding, the model, and turning
+//! each event into column values) and SQLite's inserts each take about half of an ingest;
+//! run one after the other they add up, so the replay thread hands finished rows in
+//! batches over a bounded channel to a thread that only binds and steps prepared
+//! statements. The bound keeps memory flat; the thread holds the connection only while
+//! rows flow, and the caller gets it back to write the model's rows.
+
+use anyhow::Context;
+use rusqlite::types::{ToSqlOutput, Value};
+use rusqlite::{Connection, Statement, ToSql};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+
+/// Rows per batch: large enough that the channel costs nothing per row, small enough
+/// that the inserting thread starts early.
+const BATCH_ROWS: usize = 4096;
+/// Batches in flight: bounds memory when SQLite is the slower side.
+const QUEUE: usize = 8;
+
+const EVENT_COLS: &str =
+    "id,ts_ns,time,recording,segment,cpu,type,pid,tid,process_id,related_id,conn_id";
+const EXEC_COLS: &str = "event_id,process_id,prev_id,ts_ns,time,pid,ppid,exe,cmdline,cwd,uid,euid,gid,egid,exe_mode,setid_exe,from_memfd,exe_deleted,tty";
+const FILE_COLS: &str = "event_id,process_id,ts_ns,time,pid,op,path,new_path,ret,ok,access,created,truncated,open_flags,mode,uid,gid,ino";
+const DNS_COLS: &str =
+    "event_id,process_id,conn_id,ts_ns,time,boot,txid,response,rcode,section,question,name,type,value";
+const HTTP_COLS: &str = "event_id,process_id,conn_id,ts_ns,time,kind,inbound,method,path,host,status,reason,location,latency_ns";
+const CRED_COLS: &str = "event_id,process_id,ts_ns,time,pid,kind,syscall,ret,ok,old_uid,new_uid,old_euid,new_euid,old_suid,new_suid,old_fsuid,new_fsuid,old_gid,new_gid,old_egid,new_egid,old_cap_eff,new_cap_eff,old_cap_prm,new_cap_prm,gained_root,caps_gained";
+const NS_COLS: &str =
+    "event_id,process_id,ts_ns,time,pid,op,ret,ok,flags,changed,source,target,fstype";
+
+/// The tables written row by row during the replay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    /// `events`.
+    Events,
+    /// `execs`.
+    Execs,
+    /// `files`.
+    Files,
+    /// `dns`.
+    Dns,
+    /// `http`.
+    Http,
+    /// `privileges`.
+    Privileges,
+    /// `namespaces`.
+    Namespaces,
+}
+
+impl Table {
+    const ALL: [Table; 7] = [
+        Table::Events,
+        Table::Execs,
+        Table::Files,
+        Table::Dns,
+        Table::Http,
+        Table::Privileges,
+        Table::Namespaces,
+    ];
+
+    fn insert_sql(self) -> String {
+        let (name, cols) = match self {
+            Table::Events => ("events", EVENT_COLS),
+            Table::Execs => ("execs", EXEC_COLS),
+            Table::Files => ("files", FILE_COLS),
+            Table::Dns => ("dns", DNS_COLS),
+            Table::Http => ("http", HTTP_COLS),
+            Table::Privileges => ("privileges", CRED_COLS),
+            Table::Namespaces => ("namespaces", NS_COLS),
+        };
+        super::writer::insert(name, cols)
+    }
+
+    fn columns(self) -> usize {
+        self.insert_sql().matches('?').count()
+    }
+}
+
+/// Rows of several tables, their values one after the other.
+#[derive(Debug, Default)]
+struct Batch {
+    rows: Vec<Table>,
+    values: Vec<Value>,
+}
+
+/// The replay side: collects rows and sends full batches.
+#[derive(Debug)]
+pub struct Batcher {
+    batch: Batch,
+    widths: [usize; Table::ALL.len()],
+    tx: Option<SyncSender<Batch>>,
+    /// Emptied batches coming back, so their buffers (a few MB) are reused rather than
+    /// grown from nothing and freed on the other thread every time.
+    recycled: Receiver<Batch>,
+}
+
+impl Batcher {
+    /// Adds one row of `table` (values in the table's column order).
+    pub fn push(&mut self, table: Table, params: &[&dyn ToSql]) -> anyhow::Result<()> {
+        debug_assert_eq!(params.len(), self.widths[table as usize], "{table:?}");
+        for p in params {
+            let v = match p.to_sql()? {
+                ToSqlOutput::Borrowed(v) => Value::from(v),
+                ToSqlOutput::Owned(v) => v,
+                other => anyhow::bail!("internal error: unsupported SQL value {other:?}"),
+            };
+            self.batch.values.push(v);
+        }
+        self.batch.rows.push(table);
+        if self.batch.rows.len() >= BATCH_ROWS {
+            self.send()?;
+        }
+        Ok(())
+    }
+
+    fn send(&mut self) -> anyhow::Result<()> {
+        let next = self.recycled.try_recv().unwrap_or_else(|_| Batch {
+            rows: Vec::with_capacity(BATCH_ROWS),
+            values: Vec::with_capacity(BATCH_ROWS * 16),
+        });
+        let batch = std::mem::replace(&mut self.batch, next);
+        let tx = self
+            .tx
+            .as_ref()
+            .context("internal error: rows after the end of the replay")?;
+        // The receiver is gone only when the inserting thread failed; its error is the
+        // one reported (see `run`).
+        tx.send(batch)
+            .map_err(|_| anyhow::anyhow!("the SQLite inserting thread stopped"))
+    }
+
+    /// Sends what is left and ends the stream.
+    pub fn close(&mut self) -> anyhow::Result<()> {
+        let sent = if self.batch.rows.is_empty() {
+            Ok(())
+        } else {
+            self.send()
+        };
+        // Dropping the sender is what lets the inserting thread finish.
+        self.tx = None;
+        sent
+    }
+}
+
+/// Runs `produce` with a [`Batcher`] whose rows are inserted into `conn` by another
+/// thread; returns what `produce` returned and the rows inserted. An insert error (a
+/// full disk, say) is reported in preference to the replay's error it causes.
+pub fn run<T>(
+    conn: &mut Connection,
+    produce: impl FnOnce(Batcher) -> anyhow::Result<T>,
+) -> anyhow::Result<(T, u64)> {
+    let (tx, rx) = sync_channel::<Batch>(QUEUE);
+    let (back_tx, back_rx) = sync_channel::<Batch>(QUEUE + 2);
+    let mut widths = [0; Table::ALL.len()];
+    for t in Table::ALL {
+        widths[t as usize] = t.columns();
+    }
+    let batcher = Batcher {
+        batch: Batch::default(),
+        widths,
+        tx: Some(tx),
+        recycled: back_rx,
+    };
+    std::thread::scope(|scope| {
+        // The connection moves to the thread (it is `Send`, not `Sync`) for as long as
+        // rows flow; the caller has it back when this returns.
+        let inserter = std::thread::Builder::new()
+            .name("sqlite-insert".into())
+            .spawn_scoped(scope, move || insert_all(conn, rx, back_tx, widths))
+            .context("starting the SQLite inserting thread")?;
+        let produced = produce(batcher);
+        let inserted = inserter
+            .join()
+            .map_err(|_| anyhow::anyhow!("the SQLite inserting thread panicked"))?;
+        let rows = inserted?;
+        Ok((produced?, rows))
+    })
+}
+
+/// Rows per multi-row `INSERT` (`VALUES (...), (...), ...`): one statement step per
+/// this many rows instead of per row, which saves most of SQLite's per-statement work
+/// (opening the table cursor, seeking to the end) and halves the inserting thread's time.
+const ROWS_PER_INSERT: usize = 32;
+
+/// The inserting thread: for each table a prepared multi-row statement and a one-row
+/// statement for the rest of a batch, parameters bound one by one. Rows of different
+/// tables are independent (foreign keys are checked at the end), so each batch is
+/// inserted table by table.
+fn insert_all(
+    conn: &mut Connection,
+    rx: Receiver<Batch>,
+    back: SyncSender<Batch>,
+    widths: [usize; Table::ALL.len()],
+) -> anyhow::Result<u64> {
+    let mut one: Vec<Statement> = Vec::with_capacity(Table::ALL.len());
+    let mut many: Vec<Statement> = Vec::with_capacity(Table::ALL.len());
+    for t in Table::ALL {
+        let sql = t.insert_sql();
+        let (head, row) = sql
+            .split_once(" VALUES ")
+            .context("internal error: insert without VALUES")?;
+        let multi = format!("{head} VALUES {}", vec![row; ROWS_PER_INSERT].join(","));
+        one.push(
+            conn.prepare(&sql)
+                .with_context(|| format!("preparing the insert into {t:?}"))?,
+        );
+        many.push(
+            conn.prepare(&multi)
+                .with_context(|| format!("preparing the insert into {t:?}"))?,
+        );
+    }
+    let mut rows = 0u64;
+    // Where each row's values start, by table.
+    let mut starts: [Vec<usize>; Table::ALL.len()] = Default::default();
+    for batch in rx {
+        for v in starts.iter_mut() {
+            v.clear();
+        }
+        let mut at = 0;
+        for &t in &batch.rows {
+            starts[t as usize].push(at);
+            at += widths[t as usize];
+        }
+        anyhow::ensure!(
+            at == batch.values.len(),
+            "internal error: a row batch holds {} values for {at} columns",
+            batch.values.len()
+        );
+        for t in Table::ALL {
+            let w = widths[t as usize];
+            let rows_of = &starts[t as usize];
+            let mut chunks = rows_of.chunks_exact(ROWS_PER_INSERT);
+            for chunk in chunks.by_ref() {
+                let st = &mut many[t as usize];
+                let mut i = 1;
+                for &start in chunk {
+                    for v in &batch.values[start..start + w] {
+                        st.raw_bind_parameter(i, v)?;
+                        i += 1;
+                    }
+                }
+                st.raw_execute()?;
+            }
+            for &start in chunks.remainder() {
+                let st = &mut one[t as usize];
+                for (i, v) in batch.values[start..start + w].iter().enumerate() {
+                    st.raw_bind_parameter(i + 1, v)?;
+                }
+                st.raw_execute()?;
+            }
+            rows += rows_of.len() as u64;
+        }
+        let mut batch = batch;
+        batch.rows.clear();
+        batch.values.clear();
+        // Full when the replay side has enough spares: then this one is simply freed.
+        let _ = back.try_send(batch);
+    }
+    Ok(rows)
+}
