@@ -3,10 +3,10 @@
 //!
 //! The schema is compiled in ([`SCHEMA`], documented in `queries/SCHEMA.md`); rows come
 //! from the [`writer::SqlWriter`] replay sink, inserted by a second thread
-//! ([`rows`]), inside one transaction. Indexes are built
-//! after the bulk load, and foreign keys are checked once with `PRAGMA foreign_key_check`
-//! (enforcing them row by row would need the process rows first, and those are only
-//! final at the end of the replay).
+//! ([`rows`]), inside one transaction. Indexes are built after the bulk load, and
+//! foreign keys are checked once at the end ([`foreign_keys_hold_by_range`], else
+//! `PRAGMA foreign_key_check`): enforcing them row by row would need the process rows
+//! first, and those are only final at the end of the replay.
 
 pub mod query;
 pub mod rows;

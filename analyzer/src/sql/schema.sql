@@ -1,7 +1,8 @@
 -- Rewind SQLite model, schema version 1. Documented column by column in queries/SCHEMA.md.
 -- Times: *_ns columns are CLOCK_BOOTTIME nanoseconds (as in the trace); the matching
 -- text column (*_time, time) is the wall-clock instant in RFC 3339 UTC with nanoseconds.
--- Foreign keys are declared; ingest checks them with PRAGMA foreign_key_check at the end.
+-- Foreign keys are declared; ingest checks them once at the end (by dense key ranges,
+-- or with PRAGMA foreign_key_check when that cannot prove them).
 
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
