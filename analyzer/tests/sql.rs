@@ -797,3 +797,35 @@ fn ad_hoc_sql_cannot_modify_the_database() {
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o.stderr).contains("read-only"), "{}", text(&o.stderr));
 }
+
+#[test]
+fn a_full_database_fails_the_ingest_clearly() {
+    // SQLite refusing rows mid-way (here: a page limit standing in for a full disk) must
+    // end the ingest with SQLite's error, not hang the replay thread that feeds the
+    // inserting one nor pass it off as success.
+    let trace = scratch().join("many-opens.zst");
+    let mut b = TraceBuilder::new(&trace).create().expect("create");
+    let mut ts = b.start_ns() + 1_000;
+    let long = "x".repeat(300);
+    for i in 0..50_000u32 {
+        ts += 1_000;
+        b.open(ts, 4242, &format!("/var/lib/{long}/{i}"), 0, 3)
+            .expect("open");
+    }
+    b.finish().expect("finish");
+    let set = rewind_schema::trace::TraceSet::open(&[&trace]).expect("set");
+    let path = scratch().join("full.db");
+    let mut conn = rusqlite::Connection::open(&path).expect("db");
+    // 60 pages of 64 KiB: the schema fits, 50 000 rows with long paths do not.
+    conn.execute_batch("PRAGMA max_page_count=60")
+        .expect("pragma");
+    let err = rewind_analyzer::sql::ingest(
+        &mut conn,
+        &set,
+        rewind_analyzer::replay::ReplayOptions::default(),
+    )
+    .expect_err("the database is full");
+    let text = format!("{err:#}");
+    assert!(text.contains("full"), "{text}");
+    assert!(!text.contains("creating the schema"), "{text}");
+}

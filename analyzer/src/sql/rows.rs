@@ -1,6 +1,6 @@
 //! Event rows on their way into SQLite. The replay thread (decoding, the model, and turning
-//! each event into column values) and SQLite's inserts each take about half of an ingest;
-//! run one after the other they add up, so the replay thread hands finished rows in
+//! each event into column values) and SQLite's inserts are each a large part of an
+//! ingest; run one after the other they add up, so the replay thread hands finished rows in
 //! batches over a bounded channel to a thread that only binds and steps prepared
 //! statements. The bound keeps memory flat; the thread holds the connection only while
 //! rows flow, and the caller gets it back to write the model's rows.
@@ -96,7 +96,11 @@ pub struct Batcher {
 impl Batcher {
     /// Adds one row of `table` (values in the table's column order).
     pub fn push(&mut self, table: Table, params: &[&dyn ToSql]) -> anyhow::Result<()> {
-        debug_assert_eq!(params.len(), self.widths[table as usize], "{table:?}");
+        anyhow::ensure!(
+            params.len() == self.widths[table as usize],
+            "internal error: {} values for a row of {table:?}",
+            params.len()
+        );
         for p in params {
             let v = match p.to_sql()? {
                 ToSqlOutput::Borrowed(v) => Value::from(v),
@@ -176,9 +180,9 @@ pub fn run<T>(
     })
 }
 
-/// Rows per multi-row `INSERT` (`VALUES (...), (...), ...`): one statement step per
-/// this many rows instead of per row, which saves most of SQLite's per-statement work
-/// (opening the table cursor, seeking to the end) and halves the inserting thread's time.
+/// Rows per multi-row `INSERT` (`VALUES (...), (...), ...`): one statement run per this
+/// many rows instead of per row, which saves SQLite's per-statement work (starting the
+/// program, opening the table cursor, resetting).
 const ROWS_PER_INSERT: usize = 32;
 
 /// The inserting thread: for each table a prepared multi-row statement and a one-row
