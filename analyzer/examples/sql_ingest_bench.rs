@@ -86,12 +86,7 @@ fn main() -> anyhow::Result<()> {
             s.elapsed.as_secs_f64(),
             s.rows_per_sec()
         );
-        let phases: Vec<String> = s
-            .phases
-            .iter()
-            .map(|(n, d)| format!("{n} {:.2}s", d.as_secs_f64()))
-            .collect();
-        eprintln!("       {}", phases.join(", "));
+        eprintln!("       {}", s.phases_text());
         rates.push(s.rows_per_sec());
         // Rows while the replay runs (every row is written in this phase; indexes, the
         // foreign key check and the commit follow it).

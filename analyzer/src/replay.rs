@@ -7,7 +7,7 @@ use crate::cmd::report_problems;
 use crate::exit::Outcome;
 use crate::model::{Attribution, Model};
 use indicatif::{ProgressBar, ProgressStyle};
-use rewind_schema::trace::{Merged, TraceSet};
+use rewind_schema::trace::{Merged, MergedRecord, TraceSet};
 use rewind_schema::Event;
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -84,6 +84,17 @@ struct Decoded {
     ev: Option<Event>,
 }
 
+impl Decoded {
+    fn of(m: MergedRecord) -> Self {
+        Decoded {
+            wall_ns: m.wall_ns,
+            recording: m.recording as u16,
+            segment: m.segment,
+            ev: m.rec.decode().ok(),
+        }
+    }
+}
+
 /// Records per hand-over between the threads.
 const READ_AHEAD_BATCH: usize = 1024;
 /// Batches in flight.
@@ -111,12 +122,7 @@ pub fn replay(
 ) -> anyhow::Result<(Model, ReplayStats)> {
     if !read_ahead() {
         let mut merged = set.records();
-        let decoded = merged.by_ref().map(|m| Decoded {
-            wall_ns: m.wall_ns,
-            recording: m.recording as u16,
-            segment: m.segment,
-            ev: m.rec.decode().ok(),
-        });
+        let decoded = merged.by_ref().map(Decoded::of);
         let out = apply_all(set, decoded, sinks, opts)?;
         return Ok(finish(set, out, &merged));
     }
@@ -129,12 +135,7 @@ pub fn replay(
                 let mut merged = set.records();
                 let mut batch = Vec::with_capacity(READ_AHEAD_BATCH);
                 for m in merged.by_ref() {
-                    batch.push(Decoded {
-                        wall_ns: m.wall_ns,
-                        recording: m.recording as u16,
-                        segment: m.segment,
-                        ev: m.rec.decode().ok(),
-                    });
+                    batch.push(Decoded::of(m));
                     if batch.len() == READ_AHEAD_BATCH {
                         let next = back_rx
                             .try_recv()
@@ -197,19 +198,13 @@ impl Iterator for Batches {
     }
 }
 
-/// What [`apply_all`] leaves for [`finish`].
-struct Applied {
-    model: Model,
-    stats: ReplayStats,
-}
-
 /// Applies every decoded record to a new model and feeds the sinks.
 fn apply_all(
     set: &TraceSet,
     decoded: impl Iterator<Item = Decoded>,
     sinks: &mut [&mut dyn Sink],
     opts: ReplayOptions,
-) -> anyhow::Result<Applied> {
+) -> anyhow::Result<(Model, ReplayStats)> {
     let mut model = model_for(set);
     model.set_streaming(opts.streaming);
     let mut stats = ReplayStats::default();
@@ -257,12 +252,15 @@ fn apply_all(
     for s in sinks.iter_mut() {
         s.finish(&model)?;
     }
-    Ok(Applied { model, stats })
+    Ok((model, stats))
 }
 
 /// Warnings about undecodable records, damage and the hash chain; the outcome.
-fn finish(set: &TraceSet, out: Applied, merged: &Merged) -> (Model, ReplayStats) {
-    let Applied { model, mut stats } = out;
+fn finish(
+    set: &TraceSet,
+    (model, mut stats): (Model, ReplayStats),
+    merged: &Merged,
+) -> (Model, ReplayStats) {
     if stats.undecodable > 0 {
         eprintln!(
             "analyzer: warning: {} records could not be decoded and were skipped",

@@ -100,12 +100,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         );
     }
     if args.verbose {
-        let phases: Vec<String> = stats
-            .phases
-            .iter()
-            .map(|(n, d)| format!("{n} {:.2}s", d.as_secs_f64()))
-            .collect();
-        eprintln!("analyzer: time by phase: {}", phases.join(", "));
+        eprintln!("analyzer: time by phase: {}", stats.phases_text());
     }
     Ok(stats.outcome)
 }

@@ -146,12 +146,12 @@ impl Batcher {
 }
 
 /// Runs `produce` with a [`Batcher`] whose rows are inserted into `conn` by another
-/// thread; returns what `produce` returned and the rows inserted. An insert error (a
-/// full disk, say) is reported in preference to the replay's error it causes.
+/// thread; returns what `produce` returned. An insert error (a full disk, say) is
+/// reported in preference to the replay's error it causes.
 pub fn run<T>(
     conn: &mut Connection,
     produce: impl FnOnce(Batcher) -> anyhow::Result<T>,
-) -> anyhow::Result<(T, u64)> {
+) -> anyhow::Result<T> {
     let (tx, rx) = sync_channel::<Batch>(QUEUE);
     let (back_tx, back_rx) = sync_channel::<Batch>(QUEUE + 2);
     let mut widths = [0; Table::ALL.len()];
@@ -175,8 +175,8 @@ pub fn run<T>(
         let inserted = inserter
             .join()
             .map_err(|_| anyhow::anyhow!("the SQLite inserting thread panicked"))?;
-        let rows = inserted?;
-        Ok((produced?, rows))
+        inserted?;
+        produced
     })
 }
 
@@ -194,7 +194,7 @@ fn insert_all(
     rx: Receiver<Batch>,
     back: SyncSender<Batch>,
     widths: [usize; Table::ALL.len()],
-) -> anyhow::Result<u64> {
+) -> anyhow::Result<()> {
     let mut one: Vec<Statement> = Vec::with_capacity(Table::ALL.len());
     let mut many: Vec<Statement> = Vec::with_capacity(Table::ALL.len());
     for t in Table::ALL {
@@ -212,7 +212,6 @@ fn insert_all(
                 .with_context(|| format!("preparing the insert into {t:?}"))?,
         );
     }
-    let mut rows = 0u64;
     // Where each row's values start, by table.
     let mut starts: [Vec<usize>; Table::ALL.len()] = Default::default();
     for batch in rx {
@@ -251,7 +250,6 @@ fn insert_all(
                 }
                 st.raw_execute()?;
             }
-            rows += rows_of.len() as u64;
         }
         let mut batch = batch;
         batch.rows.clear();
@@ -259,5 +257,5 @@ fn insert_all(
         // Full when the replay side has enough spares: then this one is simply freed.
         let _ = back.try_send(batch);
     }
-    Ok(rows)
+    Ok(())
 }
