@@ -74,7 +74,7 @@ fn main() -> anyhow::Result<()> {
     let mut insert_rates = Vec::new();
     for run in 0..runs {
         let db = dir.path().join(format!("bench{run}.db"));
-        let mut conn = rusqlite::Connection::open(&db)?;
+        let mut conn = sql::engine::connection(Some(&db))?;
         let s = sql::ingest(&mut conn, &set, ReplayOptions::default())?;
         drop(conn);
         let _ = std::fs::remove_file(&db);

@@ -70,7 +70,7 @@ pub fn outputs(input: &super::Inputs) -> anyhow::Result<Vec<(String, Vec<u8>)>> 
     };
     // One replay feeds the timelines, the tree and the SQLite model the canned queries
     // run on.
-    let mut conn = rusqlite::Connection::open_in_memory()?;
+    let mut conn = crate::sql::engine::connection(None)?;
     let sinks: &mut [&mut dyn Sink] = &mut [&mut story, &mut ancestry, &mut tree];
     crate::sql::ingest_with(&mut conn, &set, ReplayOptions::default(), sinks)?;
     conn.execute_batch("PRAGMA query_only=1")?;

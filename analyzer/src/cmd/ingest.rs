@@ -68,7 +68,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     };
     let _ = std::fs::remove_file(&tmp.path);
     let stats = {
-        let mut conn = rusqlite::Connection::open(&tmp.path)
+        let mut conn = sql::engine::connection(Some(&tmp.path))
             .with_context(|| format!("{}: cannot create database", tmp.path.display()))?;
         let stats = sql::ingest(
             &mut conn,

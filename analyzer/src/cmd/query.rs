@@ -112,7 +112,7 @@ pub fn write(args: &Args, out: &mut impl Write) -> anyhow::Result<Outcome> {
             );
         }
         let set = TraceSet::open(&paths)?;
-        let mut conn = rusqlite::Connection::open_in_memory()?;
+        let mut conn = sql::engine::connection(None)?;
         let stats = sql::ingest(
             &mut conn,
             &set,

@@ -8,6 +8,7 @@
 //! `PRAGMA foreign_key_check`): enforcing them row by row would need the process rows
 //! first, and those are only final at the end of the replay.
 
+pub mod engine;
 pub mod query;
 pub mod rows;
 pub mod writer;
@@ -256,7 +257,7 @@ pub fn is_sqlite_file(path: &Path) -> bool {
 /// the connection is `query_only` (statements are also checked one by one, see
 /// [`query::run`]).
 pub fn open_read_only(path: &Path) -> anyhow::Result<Connection> {
-    let conn = Connection::open_with_flags(
+    let conn = engine::connection_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )

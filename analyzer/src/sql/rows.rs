@@ -5,14 +5,17 @@
 //! statements. The bound keeps memory flat; the thread holds the connection only while
 //! rows flow, and the caller gets it back to write the model's rows.
 
+use super::engine::{Cell, Insert};
 use anyhow::Context;
-use rusqlite::types::{ToSqlOutput, Value};
-use rusqlite::{Connection, Statement, ToSql};
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, ToSql};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
 /// Rows per batch: large enough that the channel costs nothing per row, small enough
 /// that the inserting thread starts early.
 const BATCH_ROWS: usize = 4096;
+/// Bytes of text per batch before it is sent early (long command lines, say).
+const BATCH_BYTES: usize = 1 << 20;
 /// Batches in flight: bounds memory when SQLite is the slower side.
 const QUEUE: usize = 8;
 
@@ -75,11 +78,13 @@ impl Table {
     }
 }
 
-/// Rows of several tables, their values one after the other.
+/// Rows of several tables, their values one after the other, the bytes of their text
+/// and blobs in one buffer (no allocation per value on either side).
 #[derive(Debug, Default)]
 struct Batch {
     rows: Vec<Table>,
-    values: Vec<Value>,
+    cells: Vec<Cell>,
+    bytes: Vec<u8>,
 }
 
 /// The replay side: collects rows and sends full batches.
@@ -101,16 +106,31 @@ impl Batcher {
             "internal error: {} values for a row of {table:?}",
             params.len()
         );
+        let b = &mut self.batch;
         for p in params {
-            let v = match p.to_sql()? {
-                ToSqlOutput::Borrowed(v) => Value::from(v),
-                ToSqlOutput::Owned(v) => v,
+            let out = p.to_sql()?;
+            let v = match &out {
+                ToSqlOutput::Borrowed(v) => *v,
+                ToSqlOutput::Owned(v) => ValueRef::from(v),
                 other => anyhow::bail!("internal error: unsupported SQL value {other:?}"),
             };
-            self.batch.values.push(v);
+            let cell = match v {
+                ValueRef::Null => Cell::Null,
+                ValueRef::Integer(i) => Cell::Int(i),
+                ValueRef::Real(f) => Cell::Real(f),
+                ValueRef::Text(t) => {
+                    let (at, len) = append(&mut b.bytes, t)?;
+                    Cell::Text(at, len)
+                }
+                ValueRef::Blob(t) => {
+                    let (at, len) = append(&mut b.bytes, t)?;
+                    Cell::Blob(at, len)
+                }
+            };
+            b.cells.push(cell);
         }
-        self.batch.rows.push(table);
-        if self.batch.rows.len() >= BATCH_ROWS {
+        b.rows.push(table);
+        if b.rows.len() >= BATCH_ROWS || b.bytes.len() >= BATCH_BYTES {
             self.send()?;
         }
         Ok(())
@@ -119,7 +139,8 @@ impl Batcher {
     fn send(&mut self) -> anyhow::Result<()> {
         let next = self.recycled.try_recv().unwrap_or_else(|_| Batch {
             rows: Vec::with_capacity(BATCH_ROWS),
-            values: Vec::with_capacity(BATCH_ROWS * 16),
+            cells: Vec::with_capacity(BATCH_ROWS * 16),
+            bytes: Vec::with_capacity(BATCH_BYTES),
         });
         let batch = std::mem::replace(&mut self.batch, next);
         let tx = self
@@ -186,34 +207,29 @@ pub fn run<T>(
 const ROWS_PER_INSERT: usize = 32;
 
 /// The inserting thread: for each table a prepared multi-row statement and a one-row
-/// statement for the rest of a batch, parameters bound one by one. Rows of different
-/// tables are independent (foreign keys are checked at the end), so each batch is
-/// inserted table by table.
+/// statement for the rest of a batch. Rows of different tables are independent (foreign
+/// keys are checked at the end), so each batch is inserted table by table.
 fn insert_all(
     conn: &mut Connection,
     rx: Receiver<Batch>,
     back: SyncSender<Batch>,
     widths: [usize; Table::ALL.len()],
 ) -> anyhow::Result<()> {
-    let mut one: Vec<Statement> = Vec::with_capacity(Table::ALL.len());
-    let mut many: Vec<Statement> = Vec::with_capacity(Table::ALL.len());
+    let conn = &*conn;
+    let mut one: Vec<Insert> = Vec::with_capacity(Table::ALL.len());
+    let mut many: Vec<Insert> = Vec::with_capacity(Table::ALL.len());
     for t in Table::ALL {
         let sql = t.insert_sql();
         let (head, row) = sql
             .split_once(" VALUES ")
             .context("internal error: insert without VALUES")?;
         let multi = format!("{head} VALUES {}", vec![row; ROWS_PER_INSERT].join(","));
-        one.push(
-            conn.prepare(&sql)
-                .with_context(|| format!("preparing the insert into {t:?}"))?,
-        );
-        many.push(
-            conn.prepare(&multi)
-                .with_context(|| format!("preparing the insert into {t:?}"))?,
-        );
+        one.push(Insert::prepare(conn, &sql).with_context(|| format!("insert into {t:?}"))?);
+        many.push(Insert::prepare(conn, &multi).with_context(|| format!("insert into {t:?}"))?);
     }
-    // Where each row's values start, by table.
+    // Where each row's values start, by table; the values of one multi-row statement.
     let mut starts: [Vec<usize>; Table::ALL.len()] = Default::default();
+    let mut cells: Vec<Cell> = Vec::new();
     for batch in rx {
         for v in starts.iter_mut() {
             v.clear();
@@ -224,38 +240,39 @@ fn insert_all(
             at += widths[t as usize];
         }
         anyhow::ensure!(
-            at == batch.values.len(),
+            at == batch.cells.len(),
             "internal error: a row batch holds {} values for {at} columns",
-            batch.values.len()
+            batch.cells.len()
         );
         for t in Table::ALL {
             let w = widths[t as usize];
             let rows_of = &starts[t as usize];
             let mut chunks = rows_of.chunks_exact(ROWS_PER_INSERT);
             for chunk in chunks.by_ref() {
-                let st = &mut many[t as usize];
-                let mut i = 1;
+                cells.clear();
                 for &start in chunk {
-                    for v in &batch.values[start..start + w] {
-                        st.raw_bind_parameter(i, v)?;
-                        i += 1;
-                    }
+                    cells.extend_from_slice(&batch.cells[start..start + w]);
                 }
-                st.raw_execute()?;
+                many[t as usize].run(&cells, &batch.bytes)?;
             }
             for &start in chunks.remainder() {
-                let st = &mut one[t as usize];
-                for (i, v) in batch.values[start..start + w].iter().enumerate() {
-                    st.raw_bind_parameter(i + 1, v)?;
-                }
-                st.raw_execute()?;
+                one[t as usize].run(&batch.cells[start..start + w], &batch.bytes)?;
             }
         }
         let mut batch = batch;
         batch.rows.clear();
-        batch.values.clear();
+        batch.cells.clear();
+        batch.bytes.clear();
         // Full when the replay side has enough spares: then this one is simply freed.
         let _ = back.try_send(batch);
     }
     Ok(())
+}
+
+/// Appends `t` to a batch's bytes: its start and length there.
+fn append(bytes: &mut Vec<u8>, t: &[u8]) -> anyhow::Result<(u32, u32)> {
+    let at = u32::try_from(bytes.len()).context("internal error: a row batch over 4 GiB")?;
+    let len = u32::try_from(t.len()).context("a value over 4 GiB")?;
+    bytes.extend_from_slice(t);
+    Ok((at, len))
 }
