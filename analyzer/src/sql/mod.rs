@@ -81,9 +81,16 @@ pub fn ingest_with(
     let t0 = Instant::now();
     // The file is written under a temporary name and renamed when complete, so a crash
     // leaves no half database behind: no journal needed.
+    //
+    // Index building is SQLite's sorter: with temporary files it sorts runs of
+    // `cache_size` bytes (cache-sized, on a second thread with `threads`) and merges
+    // them; with `temp_store=MEMORY` it would sort every row of a table in one linked
+    // list, which misses the CPU cache at every step (5 M events: 5.8 s instead of 1.8 s
+    // for `events(process_id)`). A larger page cache bought nothing measurable (pages
+    // beyond it go to the OS's file cache) and cost 250 MB at 1 M events.
     conn.execute_batch(
         "PRAGMA page_size=65536; PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA locking_mode=EXCLUSIVE;
-         PRAGMA temp_store=MEMORY; PRAGMA cache_size=-262144; PRAGMA foreign_keys=OFF;
+         PRAGMA temp_store=FILE; PRAGMA cache_size=-16384; PRAGMA foreign_keys=OFF;
          PRAGMA threads=2;",
     )?;
     conn.execute_batch("BEGIN")?;
