@@ -217,6 +217,53 @@ fn range_check_of_foreign_keys_agrees_with_the_full_check() {
 }
 
 #[test]
+fn foreign_keys_proven_from_what_was_sent_refuse_bad_ranges() {
+    // An ingest proves the keys of the tables it streamed from the values it sent
+    // (lowest, highest, non-integers) rather than reading them back.
+    use rewind_analyzer::sql::rows::{ColumnRange, ColumnRanges};
+    let conn = rusqlite::Connection::open(db("reverse-shell")).expect("open");
+    let (first, processes): (i64, i64) = conn
+        .query_row("SELECT min(id), max(id) FROM processes", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .expect("ids");
+    let hold = |r: ColumnRange| {
+        let mut known = ColumnRanges::new();
+        known.insert(("events".into(), "process_id".into()), r);
+        rewind_analyzer::sql::foreign_keys_hold_with(&conn, &known).expect("check")
+    };
+    let sound = ColumnRange {
+        lo: 1,
+        hi: processes,
+        ints: 10,
+        others: 0,
+    };
+    assert!(hold(sound));
+    assert!(
+        hold(ColumnRange {
+            ints: 0,
+            ..Default::default()
+        }),
+        "all NULL"
+    );
+    assert!(
+        !hold(ColumnRange {
+            hi: processes + 1,
+            ..sound
+        }),
+        "past the end"
+    );
+    assert!(
+        !hold(ColumnRange {
+            lo: first - 1,
+            ..sound
+        }),
+        "before the start"
+    );
+    assert!(!hold(ColumnRange { others: 1, ..sound }), "a text or real");
+}
+
+#[test]
 fn ingest_refuses_to_overwrite_and_leaves_no_temp_files() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("t.db");

@@ -4,7 +4,7 @@
 //! The schema is compiled in ([`SCHEMA`], documented in `queries/SCHEMA.md`); rows come
 //! from the [`writer::SqlWriter`] replay sink, inserted by a second thread
 //! ([`rows`]), inside one transaction. Indexes are built after the bulk load, and
-//! foreign keys are checked once at the end ([`foreign_keys_hold_by_range`], else
+//! foreign keys are checked once at the end ([`foreign_keys_hold_with`], else
 //! `PRAGMA foreign_key_check`): enforcing them row by row would need the process rows
 //! first, and those are only final at the end of the replay.
 
@@ -111,6 +111,7 @@ pub fn ingest_with(
     })?;
     let (model, stats) = replayed?;
     w.write_model(conn, &model)?;
+    let known = w.column_ranges();
     let (events, rows, outcome) = (
         stats.events,
         w.rows().total(),
@@ -133,7 +134,7 @@ pub fn ingest_with(
     };
     conn.execute_batch(INDEXES).context("creating indexes")?;
     phase("indexes");
-    let bad = if foreign_keys_hold_by_range(conn)? {
+    let bad = if foreign_keys_hold_with(conn, &known)? {
         Vec::new()
     } else {
         foreign_key_problems(conn)?
@@ -178,6 +179,16 @@ pub fn foreign_key_problems(conn: &Connection) -> rusqlite::Result<Vec<String>> 
 /// per reference (a tenth of an ingest). `false` means "not shown": the full check
 /// decides (and names the rows).
 pub fn foreign_keys_hold_by_range(conn: &Connection) -> rusqlite::Result<bool> {
+    foreign_keys_hold_with(conn, &rows::ColumnRanges::new())
+}
+
+/// [`foreign_keys_hold_by_range`], taking the values of the columns in `known` from there
+/// instead of scanning them: an ingest knows what it sent to the tables written row by
+/// row (the bulk of the rows), so only the model's tables are read back.
+pub fn foreign_keys_hold_with(
+    conn: &Connection,
+    known: &rows::ColumnRanges,
+) -> rusqlite::Result<bool> {
     let tables: Vec<String> = {
         let mut st =
             conn.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")?;
@@ -218,6 +229,12 @@ pub fn foreign_keys_hold_by_range(conn: &Connection) -> rusqlite::Result<bool> {
             let (key, lo, hi) = &parents[&parent];
             if to.as_ref().is_some_and(|c| c != key) {
                 return Ok(false);
+            }
+            if let Some(r) = known.get(&(child.clone(), col.clone())) {
+                if r.others > 0 || (r.ints > 0 && (r.lo < *lo || r.hi > *hi)) {
+                    return Ok(false);
+                }
+                continue;
             }
             conds.push(format!(
                 "(\"{col}\" IS NOT NULL AND (typeof(\"{col}\") <> 'integer' OR \"{col}\" NOT BETWEEN {lo} AND {hi}))"

@@ -60,8 +60,8 @@ impl Table {
         Table::Namespaces,
     ];
 
-    fn insert_sql(self) -> String {
-        let (name, cols) = match self {
+    fn name_and_columns(self) -> (&'static str, &'static str) {
+        match self {
             Table::Events => ("events", EVENT_COLS),
             Table::Execs => ("execs", EXEC_COLS),
             Table::Files => ("files", FILE_COLS),
@@ -69,7 +69,11 @@ impl Table {
             Table::Http => ("http", HTTP_COLS),
             Table::Privileges => ("privileges", CRED_COLS),
             Table::Namespaces => ("namespaces", NS_COLS),
-        };
+        }
+    }
+
+    fn insert_sql(self) -> String {
+        let (name, cols) = self.name_and_columns();
         super::writer::insert(name, cols)
     }
 
@@ -87,11 +91,43 @@ struct Batch {
     bytes: Vec<u8>,
 }
 
+/// What was sent to one column: enough to prove a foreign key without reading the
+/// column back (see [`super::foreign_keys_hold_with`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ColumnRange {
+    /// Lowest and highest integer (meaningful when `ints > 0`).
+    pub lo: i64,
+    /// Highest integer.
+    pub hi: i64,
+    /// Integer values.
+    pub ints: u64,
+    /// Values that are neither NULL nor integers.
+    pub others: u64,
+}
+
+impl Default for ColumnRange {
+    fn default() -> Self {
+        ColumnRange {
+            lo: i64::MAX,
+            hi: i64::MIN,
+            ints: 0,
+            others: 0,
+        }
+    }
+}
+
+/// [`ColumnRange`]s of every column of the tables written row by row, by table and
+/// column name.
+pub type ColumnRanges = std::collections::HashMap<(String, String), ColumnRange>;
+
 /// The replay side: collects rows and sends full batches.
 #[derive(Debug)]
 pub struct Batcher {
     batch: Batch,
     widths: [usize; Table::ALL.len()],
+    /// Where each table's columns start in `ranges`.
+    first_range: [usize; Table::ALL.len()],
+    ranges: Vec<ColumnRange>,
     tx: Option<SyncSender<Batch>>,
     /// Emptied batches coming back, so their buffers (a few MB) are reused rather than
     /// grown from nothing and freed on the other thread every time.
@@ -107,13 +143,21 @@ impl Batcher {
             params.len()
         );
         let b = &mut self.batch;
-        for p in params {
+        let ranges = &mut self.ranges[self.first_range[table as usize]..];
+        for (p, range) in params.iter().zip(ranges) {
             let out = p.to_sql()?;
             let v = match &out {
                 ToSqlOutput::Borrowed(v) => *v,
                 ToSqlOutput::Owned(v) => ValueRef::from(v),
                 other => anyhow::bail!("internal error: unsupported SQL value {other:?}"),
             };
+            if let ValueRef::Integer(i) = v {
+                range.lo = range.lo.min(i);
+                range.hi = range.hi.max(i);
+                range.ints += 1;
+            } else if v != ValueRef::Null {
+                range.others += 1;
+            }
             let cell = match v {
                 ValueRef::Null => Cell::Null,
                 ValueRef::Integer(i) => Cell::Int(i),
@@ -153,6 +197,19 @@ impl Batcher {
             .map_err(|_| anyhow::anyhow!("the SQLite inserting thread stopped"))
     }
 
+    /// What was sent to each column so far.
+    pub fn ranges(&self) -> ColumnRanges {
+        let mut out = ColumnRanges::new();
+        for t in Table::ALL {
+            let (name, cols) = t.name_and_columns();
+            let first = self.first_range[t as usize];
+            for (i, col) in cols.split(',').enumerate() {
+                out.insert((name.to_string(), col.to_string()), self.ranges[first + i]);
+            }
+        }
+        out
+    }
+
     /// Sends what is left and ends the stream.
     pub fn close(&mut self) -> anyhow::Result<()> {
         let sent = if self.batch.rows.is_empty() {
@@ -176,12 +233,18 @@ pub fn run<T>(
     let (tx, rx) = sync_channel::<Batch>(QUEUE);
     let (back_tx, back_rx) = sync_channel::<Batch>(QUEUE + 2);
     let mut widths = [0; Table::ALL.len()];
+    let mut first_range = [0; Table::ALL.len()];
+    let mut columns = 0;
     for t in Table::ALL {
         widths[t as usize] = t.columns();
+        first_range[t as usize] = columns;
+        columns += widths[t as usize];
     }
     let batcher = Batcher {
         batch: Batch::default(),
         widths,
+        first_range,
+        ranges: vec![ColumnRange::default(); columns],
         tx: Some(tx),
         recycled: back_rx,
     };
@@ -275,4 +338,71 @@ fn append(bytes: &mut Vec<u8>, t: &[u8]) -> anyhow::Result<(u32, u32)> {
     let len = u32::try_from(t.len()).context("a value over 4 GiB")?;
     bytes.extend_from_slice(t);
     Ok((at, len))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rusqlite::params;
+
+    #[test]
+    fn column_ranges_are_what_the_database_holds() -> anyhow::Result<()> {
+        let mut conn = super::super::engine::connection(None)?;
+        conn.execute_batch("PRAGMA foreign_keys=OFF")?;
+        conn.execute_batch(super::super::SCHEMA)?;
+        let ranges = run(&mut conn, |mut b| {
+            for id in 1..=5000i64 {
+                let process = (id % 7 != 0).then_some(id % 300 + 2);
+                b.push(
+                    Table::Events,
+                    params![
+                        id,
+                        id * 10,
+                        "2026-12-02T00:00:00.000000000Z",
+                        0,
+                        0,
+                        1,
+                        "open",
+                        100,
+                        100,
+                        process,
+                        None::<i64>,
+                        (id == 17).then_some("not a number"),
+                    ],
+                )?;
+            }
+            let ranges = b.ranges();
+            b.close()?;
+            Ok(ranges)
+        })?;
+        let mut checked = 0;
+        for ((table, col), r) in &ranges {
+            let q = format!(
+                "SELECT coalesce(min(\"{col}\") FILTER (WHERE typeof(\"{col}\") = 'integer'), {}),
+                        coalesce(max(\"{col}\") FILTER (WHERE typeof(\"{col}\") = 'integer'), {}),
+                        count(*) FILTER (WHERE typeof(\"{col}\") = 'integer'),
+                        count(*) FILTER (WHERE typeof(\"{col}\") NOT IN ('integer', 'null'))
+                 FROM \"{table}\"",
+                i64::MAX,
+                i64::MIN
+            );
+            let db: ColumnRange = conn.query_row(&q, [], |row| {
+                Ok(ColumnRange {
+                    lo: row.get(0)?,
+                    hi: row.get(1)?,
+                    ints: row.get(2)?,
+                    others: row.get(3)?,
+                })
+            })?;
+            assert_eq!(*r, db, "{table}.{col}");
+            checked += 1;
+        }
+        assert_eq!(
+            ranges[&("events".into(), "process_id".into())].ints,
+            5000 - 714
+        );
+        assert_eq!(ranges[&("events".into(), "conn_id".into())].others, 1);
+        assert!(checked > 100, "{checked} columns");
+        Ok(())
+    }
 }

@@ -144,6 +144,11 @@ impl SqlWriter {
         self.out.close()
     }
 
+    /// What was sent to each column of the tables written row by row.
+    pub fn column_ranges(&self) -> super::rows::ColumnRanges {
+        self.out.ranges()
+    }
+
     /// Rows written so far.
     pub fn rows(&self) -> &RowCounts {
         &self.rows
