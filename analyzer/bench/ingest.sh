@@ -8,31 +8,17 @@
 #
 # BASE=path/to/an/older/analyzer ingests the same trace in every round too, one after the
 # other, so that before/after ratios come from the same minutes of the machine.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-runs=${1:-3}; shift || true
-sizes=("$@"); [ ${#sizes[@]} -gt 0 ] || sizes=(1000000 5000000)
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
-cargo build -q --release -p rewind-analyzer -p rewind-tests --bin analyzer --bin make-bench-trace
-bin=$CARGO_TARGET_DIR/release
-work=${REWIND_BENCH_DIR:-/var/tmp/rewind-bench}
-mkdir -p "$work"
+# shellcheck source=common.sh
+source "$(dirname "$0")/common.sh"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 variants=(now)
 [ -n "${BASE:-}" ] && variants+=(base)
 
 printf '%-10s %-6s %8s %12s %10s  %s\n' events binary "wall s" "rows/s" "peak MiB" "phases (median run)"
 for n in "${sizes[@]}"; do
-  dir=$work/w$n
-  if [ ! -f "$dir/done" ]; then
-    rm -rf "$dir"; mkdir -p "$dir"
-    "$bin/make-bench-trace" "$dir/trace.zst" "$n" 1000000 >/dev/null
-    touch "$dir/done"
-  fi
+  dir=$(workload "$n")
   : >"$out/runs"
   for r in $(seq "$runs"); do
     for v in "${variants[@]}"; do

@@ -12,19 +12,10 @@
 #   2 cores            the default: reading and decoding beside the model
 # BASE=path/to/an/older/analyzer adds that binary (1 core, its defaults) to every round,
 # for before/after ratios measured in the same run.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-runs=${1:-3}; shift || true
-sizes=("$@"); [ ${#sizes[@]} -gt 0 ] || sizes=(1000000 5000000)
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
-cargo build -q --release -p rewind-analyzer -p rewind-tests --bin analyzer --bin make-bench-trace
-bin=$CARGO_TARGET_DIR/release
-work=${REWIND_BENCH_DIR:-/var/tmp/rewind-bench}
-mkdir -p "$work"
+# shellcheck source=common.sh
+source "$(dirname "$0")/common.sh"
 tmp=$(mktemp)
 trap 'rm -f "$tmp" "$tmp.one"' EXIT
-
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 variants=("1core-1thread" "1core-2threads" "2cores")
 [ -n "${BASE:-}" ] && variants+=("base-1core")
@@ -42,12 +33,7 @@ run_one() { # variant command...
 
 printf '%-10s %-22s %-15s %8s %12s %12s\n' events command how "wall s" "events/s" "peak MiB"
 for n in "${sizes[@]}"; do
-  dir=$work/w$n
-  if [ ! -f "$dir/done" ]; then
-    rm -rf "$dir"; mkdir -p "$dir"
-    "$bin/make-bench-trace" "$dir/trace.zst" "$n" 1000000 >/dev/null
-    touch "$dir/done"
-  fi
+  dir=$(workload "$n")
   real=$("$bin/analyzer" info --json "$dir" | grep -o '"events": *[0-9]*' | head -1 | grep -o '[0-9]*$')
   for cmd in "timeline -q --type loss" "tree -q" "timeline -q"; do
     : >"$tmp"
