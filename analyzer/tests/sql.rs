@@ -82,7 +82,8 @@ fn column<'a>(rows: &'a [Value], col: &str) -> Vec<&'a str> {
 
 #[test]
 fn schema_has_every_table_index_and_clean_foreign_keys() {
-    let conn = rusqlite::Connection::open(db("reverse-shell")).expect("open");
+    let conn =
+        rewind_analyzer::sql::engine::connection(Some(db("reverse-shell").as_ref())).expect("open");
     let names = |kind: &str| -> Vec<String> {
         let mut st = conn
             .prepare("SELECT name FROM sqlite_schema WHERE type = ?1 AND name NOT LIKE 'sqlite_%' ORDER BY name")
@@ -167,7 +168,7 @@ fn foreign_key_check_catches_a_dangling_row() {
     // The check the schema test relies on can fail: break a copy and see it.
     let copy = scratch().join("broken.db");
     std::fs::copy(db("reverse-shell"), &copy).expect("copy");
-    let conn = rusqlite::Connection::open(&copy).expect("open");
+    let conn = rewind_analyzer::sql::engine::connection(Some(copy.as_ref())).expect("open");
     conn.execute_batch("PRAGMA foreign_keys=OFF")
         .expect("pragma");
     conn.execute("UPDATE events SET process_id = 999999 WHERE id = 1", [])
@@ -181,7 +182,8 @@ fn foreign_key_check_catches_a_dangling_row() {
 fn range_check_of_foreign_keys_agrees_with_the_full_check() {
     // Ingest trusts the range check when it says the keys hold: it must say so on a
     // sound database and refuse every kind of dangling or odd reference.
-    let fresh = rusqlite::Connection::open(db("reverse-shell")).expect("open");
+    let fresh =
+        rewind_analyzer::sql::engine::connection(Some(db("reverse-shell").as_ref())).expect("open");
     assert!(rewind_analyzer::sql::foreign_keys_hold_by_range(&fresh).expect("check"));
     drop(fresh);
     let breakages = [
@@ -195,7 +197,7 @@ fn range_check_of_foreign_keys_agrees_with_the_full_check() {
     for (i, sql) in breakages.iter().enumerate() {
         let copy = scratch().join(format!("range{i}.db"));
         std::fs::copy(db("reverse-shell"), &copy).expect("copy");
-        let conn = rusqlite::Connection::open(&copy).expect("open");
+        let conn = rewind_analyzer::sql::engine::connection(Some(copy.as_ref())).expect("open");
         conn.execute_batch("PRAGMA foreign_keys=OFF")
             .expect("pragma");
         conn.execute(sql, []).expect(sql);
@@ -221,7 +223,8 @@ fn foreign_keys_proven_from_what_was_sent_refuse_bad_ranges() {
     // An ingest proves the keys of the tables it streamed from the values it sent
     // (lowest, highest, non-integers) rather than reading them back.
     use rewind_analyzer::sql::rows::{ColumnRange, ColumnRanges};
-    let conn = rusqlite::Connection::open(db("reverse-shell")).expect("open");
+    let conn =
+        rewind_analyzer::sql::engine::connection(Some(db("reverse-shell").as_ref())).expect("open");
     let (first, processes): (i64, i64) = conn
         .query_row("SELECT min(id), max(id) FROM processes", [], |r| {
             Ok((r.get(0)?, r.get(1)?))
@@ -862,7 +865,7 @@ fn a_full_database_fails_the_ingest_clearly() {
     b.finish().expect("finish");
     let set = rewind_schema::trace::TraceSet::open(&[&trace]).expect("set");
     let path = scratch().join("full.db");
-    let mut conn = rusqlite::Connection::open(&path).expect("db");
+    let mut conn = rewind_analyzer::sql::engine::connection(Some(path.as_ref())).expect("db");
     // 60 pages of 64 KiB: the schema fits, 50 000 rows with long paths do not.
     conn.execute_batch("PRAGMA max_page_count=60")
         .expect("pragma");

@@ -4,7 +4,9 @@
 //! Settings ([`connection`]): SQLite's allocations go to mimalloc (the Rust side's
 //! allocator) instead of glibc's malloc, and SQLite keeps no memory statistics, whose
 //! global lock it would otherwise take on every allocation. Both can only be set before
-//! SQLite's first use in the process, so every connection of the analyzer is opened here.
+//! SQLite's first use in the process, and `sqlite3_config` must not run while another
+//! thread starts SQLite: so every connection of the analyzer, and of its tests, is opened
+//! here, after the settings (once per process).
 //!
 //! Statements ([`Insert`]): text is bound where it lies in the batch (`SQLITE_STATIC`)
 //! rather than copied into a fresh allocation per value as rusqlite's binding does
