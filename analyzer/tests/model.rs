@@ -550,7 +550,7 @@ fn snippets_at_stream_offsets_are_joined() {
 
     let (m, set) = model_of(&p);
     let conn = m.conns.iter().find(|c| c.proto == "tcp").expect("tcp");
-    match &conn.tls_server {
+    match conn.tls_server.as_deref() {
         Some(rewind_analyzer::model::proto::TlsHello::Server {
             version,
             cipher,
@@ -558,7 +558,7 @@ fn snippets_at_stream_offsets_are_joined() {
         }) => assert_eq!((*version, *cipher, *truncated), (0x0303, 0xc02f, false)),
         other => panic!("no ServerHello from the joined pieces: {other:?}"),
     }
-    match &conn.http_request {
+    match conn.http_request.as_deref() {
         Some((_, rewind_analyzer::model::proto::HttpMsg::Request { host, .. })) => {
             assert_eq!(host.as_deref(), Some("split.example"))
         }

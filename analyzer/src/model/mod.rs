@@ -779,23 +779,23 @@ impl Model {
                 TlsHello::Server { .. } => &mut conn.tls_server,
             };
             if slot.is_none() || gathered {
-                *slot = Some(h.clone());
+                *slot = Some(Box::new(h.clone()));
             }
             return Some(App::Tls(h));
         }
         let msg = proto::parse_http(data)?;
         let latency_ns = match msg {
             HttpMsg::Request { .. } => {
-                match &mut conn.http_request {
-                    None => conn.http_request = Some((ts, msg.clone())),
+                match conn.http_request.as_deref_mut() {
+                    None => conn.http_request = Some(Box::new((ts, msg.clone()))),
                     Some((_, m)) if gathered => *m = msg.clone(),
                     Some(_) => {}
                 }
                 None
             }
             HttpMsg::Response { .. } => {
-                match &mut conn.http_response {
-                    None => conn.http_response = Some((ts, msg.clone())),
+                match conn.http_response.as_deref_mut() {
+                    None => conn.http_response = Some(Box::new((ts, msg.clone()))),
                     Some((_, m)) if gathered => *m = msg.clone(),
                     Some(_) => {}
                 }

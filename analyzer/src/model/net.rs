@@ -82,13 +82,13 @@ pub struct Conn {
     /// Name the remote address was resolved from, when a DNS answer in the trace said so.
     pub remote_name: Option<String>,
     /// The client's TLS hello seen on this socket.
-    pub tls_client: Option<TlsHello>,
+    pub tls_client: Option<Box<TlsHello>>,
     /// The server's TLS hello seen on this socket.
-    pub tls_server: Option<TlsHello>,
+    pub tls_server: Option<Box<TlsHello>>,
     /// HTTP request head seen on this socket, with its time.
-    pub http_request: Option<(u64, HttpMsg)>,
+    pub http_request: Option<Box<(u64, HttpMsg)>>,
     /// HTTP response head seen on this socket, with its time.
-    pub http_response: Option<(u64, HttpMsg)>,
+    pub http_response: Option<Box<(u64, HttpMsg)>>,
     /// The other end, when both ends are in the trace.
     pub peer: Option<ConnId>,
     /// Snippet bytes of each direction (out, in) gathered across calls while what they
@@ -159,7 +159,7 @@ impl Conn {
 
     /// HTTP latency: response time minus request time, when both are on this socket.
     pub fn http_latency_ns(&self) -> Option<u64> {
-        match (&self.http_request, &self.http_response) {
+        match (self.http_request.as_deref(), self.http_response.as_deref()) {
             (Some((a, _)), Some((b, _))) if b >= a => Some(b - a),
             _ => None,
         }
@@ -193,12 +193,12 @@ pub fn tls_summary(own: &Conn, peer: Option<&Conn>) -> TlsSummary {
     let mut s = TlsSummary::default();
     let client = own
         .tls_client
-        .as_ref()
-        .or(peer.and_then(|p| p.tls_client.as_ref()));
+        .as_deref()
+        .or(peer.and_then(|p| p.tls_client.as_deref()));
     let server = own
         .tls_server
-        .as_ref()
-        .or(peer.and_then(|p| p.tls_server.as_ref()));
+        .as_deref()
+        .or(peer.and_then(|p| p.tls_server.as_deref()));
     if let Some(TlsHello::Client {
         sni, max_version, ..
     }) = client
