@@ -85,9 +85,9 @@ pub fn ingest_with(
     // Index building is SQLite's sorter: with temporary files it sorts runs of
     // `cache_size` bytes (cache-sized, on a second thread with `threads`) and merges
     // them; with `temp_store=MEMORY` it would sort every row of a table in one linked
-    // list, which misses the CPU cache at every step (5 M events: 5.8 s instead of 1.8 s
+    // list, which misses the CPU cache at every step (5 M events: 5.7-6.8 s instead of 1.8-2.6 s
     // for `events(process_id)`). A larger page cache bought nothing measurable (pages
-    // beyond it go to the OS's file cache) and cost 250 MB at 1 M events.
+    // beyond it go to the OS's file cache) and cost about 200 MB at 1 M events.
     conn.execute_batch(
         "PRAGMA page_size=65536; PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA locking_mode=EXCLUSIVE;
          PRAGMA temp_store=FILE; PRAGMA cache_size=-16384; PRAGMA foreign_keys=OFF;
