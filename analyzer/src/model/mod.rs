@@ -110,8 +110,6 @@ pub struct Model {
     in_snapshot: bool,
     /// Streaming: free exited images nothing refers to and closed connections.
     streaming: bool,
-    /// Per image: children images and connections that refer to it.
-    refs: Vec<u32>,
     /// Closed connections to free before the next event (sinks have seen the close).
     doomed: Vec<ConnId>,
     /// Exited images, freed once no event can still be theirs.
@@ -235,18 +233,19 @@ impl Model {
     fn new_image(&mut self, boot: u16, pid: u32, start: u64, origin: Origin) -> ImageId {
         let id = ImageId(self.images.len() as u32);
         self.images.push(Image::blank(id, boot, pid, start, origin));
-        self.refs.push(0);
         id
     }
 
     /// Links `id` to its parent image, counting the reference (streaming eviction).
     fn set_parent(&mut self, id: ImageId, parent: Option<ImageId>) {
         if let Some(old) = self.images[id.idx()].parent {
-            self.refs[old.idx()] = self.refs[old.idx()].saturating_sub(1);
+            if let Some(o) = self.images.get_mut(old.idx()) {
+                o.refs = o.refs.saturating_sub(1);
+            }
         }
         self.images[id.idx()].parent = parent;
-        if let Some(p) = parent {
-            self.refs[p.idx()] += 1;
+        if let Some(p) = parent.and_then(|p| self.images.get_mut(p.idx())) {
+            p.refs += 1;
         }
     }
 
@@ -303,20 +302,20 @@ impl Model {
     }
 
     fn unref(&mut self, id: ImageId) {
-        let r = &mut self.refs[id.idx()];
-        *r = r.saturating_sub(1);
-        if *r == 0 && self.streaming {
-            if let Some(img) = self.images.get(id.idx()) {
-                let done = match img.end {
-                    Some(End::Exec { .. }) => true,
-                    Some(End::Exit { .. }) => img
-                        .end_ns
-                        .is_some_and(|e| e.saturating_add(EXIT_GRACE_NS) < self.last_ts),
-                    None => false,
-                };
-                if done {
-                    self.evict_image(id);
-                }
+        let Some(img) = self.images.get_mut(id.idx()) else {
+            return;
+        };
+        img.refs = img.refs.saturating_sub(1);
+        if img.refs == 0 && self.streaming {
+            let done = match img.end {
+                Some(End::Exec { .. }) => true,
+                Some(End::Exit { .. }) => img
+                    .end_ns
+                    .is_some_and(|e| e.saturating_add(EXIT_GRACE_NS) < self.last_ts),
+                None => false,
+            };
+            if done {
+                self.evict_image(id);
             }
         }
     }
@@ -325,7 +324,7 @@ impl Model {
         let Some(img) = self.images.get(id.idx()) else {
             return;
         };
-        if self.refs[id.idx()] > 0 {
+        if img.refs > 0 {
             return;
         }
         let (boot, pid, parent) = (img.boot, img.pid, img.parent);
@@ -701,7 +700,9 @@ impl Model {
             c.remote_name = self.dns.get(&(boot, r.ip())).cloned();
         }
         self.conns.push(c);
-        self.refs[image.idx()] += 1;
+        if let Some(i) = self.images.get_mut(image.idx()) {
+            i.refs += 1;
+        }
         self.images[image.idx()].counts.conns += 1;
         id
     }

@@ -144,6 +144,10 @@ pub struct Image {
     /// Credentials after each successful change (set*id, capset), with its boot ns; the
     /// credentials at the image's start are in `creds` until the first change.
     pub cred_history: Vec<(u64, Creds)>,
+    /// Children, connections and later images that point at this one: a streaming
+    /// replay frees it only when none is left.
+    #[serde(skip)]
+    pub(crate) refs: u32,
 }
 
 /// Per-image activity counts (for `tree` and summaries).
@@ -258,6 +262,7 @@ impl Image {
             end: None,
             counts: Counts::default(),
             cred_history: Vec::new(),
+            refs: 0,
         }
     }
 }
