@@ -275,9 +275,14 @@ mod tests {
             }
         }
         // Whole pages of finished entries, as a long trace leaves behind.
-        for i in 2 * PAGE..5 * PAGE + 7 {
+        for (i, m) in model
+            .iter_mut()
+            .enumerate()
+            .take(5 * PAGE + 7)
+            .skip(2 * PAGE)
+        {
             arena.evict(i);
-            model[i] = None;
+            *m = None;
         }
         let live: Vec<u64> = model.iter().flatten().copied().collect();
         assert_eq!(arena.iter().copied().collect::<Vec<_>>(), live);
