@@ -700,10 +700,9 @@ impl Model {
             c.remote_name = self.dns.get(&(boot, r.ip())).cloned();
         }
         self.conns.push(c);
-        if let Some(i) = self.images.get_mut(image.idx()) {
-            i.refs += 1;
-        }
-        self.images[image.idx()].counts.conns += 1;
+        let img = &mut self.images[image.idx()];
+        img.refs += 1;
+        img.counts.conns += 1;
         id
     }
 

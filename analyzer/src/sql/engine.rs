@@ -167,17 +167,22 @@ impl<'c> Insert<'c> {
     /// Text and blobs are bound without copying: SQLite reads them while the statement
     /// runs, within this call. The statement keeps those pointers afterwards, but never
     /// reads them again: every call binds every parameter before running.
-    pub fn run(&mut self, cells: &[Cell], bytes: &[u8]) -> anyhow::Result<()> {
-        anyhow::ensure!(
-            cells.len() == self.params,
-            "internal error: {} values for {} parameters",
-            cells.len(),
-            self.params
-        );
-        for (i, cell) in cells.iter().enumerate() {
-            let i = i as c_int + 1;
+    pub fn run<'a>(
+        &mut self,
+        cells: impl IntoIterator<Item = &'a Cell>,
+        bytes: &[u8],
+    ) -> anyhow::Result<()> {
+        let mut bound = 0;
+        for cell in cells {
+            anyhow::ensure!(
+                bound < self.params,
+                "internal error: more values than the {} parameters",
+                self.params
+            );
+            bound += 1;
+            let i = bound as c_int;
             // SAFETY: st is valid and i within 1..=params; the text and blob pointers are
-            // in-bounds ranges of `bytes` (checked by `get`), which outlives the step below.
+            // in-bounds ranges of `bytes` (checked by `range`), which outlives the step below.
             let rc = unsafe {
                 match *cell {
                     Cell::Null => ffi::sqlite3_bind_null(self.st, i),
@@ -210,6 +215,11 @@ impl<'c> Insert<'c> {
                 return Err(error(self.db, rc));
             }
         }
+        anyhow::ensure!(
+            bound == self.params,
+            "internal error: {bound} values for {} parameters",
+            self.params
+        );
         // SAFETY: st is valid with every parameter bound.
         let rc = unsafe { ffi::sqlite3_step(self.st) };
         // SAFETY: as above; reset after every step, successful or not.

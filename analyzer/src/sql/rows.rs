@@ -78,7 +78,7 @@ impl Table {
     }
 
     fn columns(self) -> usize {
-        self.insert_sql().matches('?').count()
+        self.name_and_columns().1.split(',').count()
     }
 }
 
@@ -290,9 +290,8 @@ fn insert_all(
         one.push(Insert::prepare(conn, &sql).with_context(|| format!("insert into {t:?}"))?);
         many.push(Insert::prepare(conn, &multi).with_context(|| format!("insert into {t:?}"))?);
     }
-    // Where each row's values start, by table; the values of one multi-row statement.
+    // Where each row's values start, by table.
     let mut starts: [Vec<usize>; Table::ALL.len()] = Default::default();
-    let mut cells: Vec<Cell> = Vec::new();
     for batch in rx {
         for v in starts.iter_mut() {
             v.clear();
@@ -312,11 +311,10 @@ fn insert_all(
             let rows_of = &starts[t as usize];
             let mut chunks = rows_of.chunks_exact(ROWS_PER_INSERT);
             for chunk in chunks.by_ref() {
-                cells.clear();
-                for &start in chunk {
-                    cells.extend_from_slice(&batch.cells[start..start + w]);
-                }
-                many[t as usize].run(&cells, &batch.bytes)?;
+                let cells = chunk
+                    .iter()
+                    .flat_map(|&start| &batch.cells[start..start + w]);
+                many[t as usize].run(cells, &batch.bytes)?;
             }
             for &start in chunks.remainder() {
                 one[t as usize].run(&batch.cells[start..start + w], &batch.bytes)?;
