@@ -147,6 +147,25 @@ pub fn describe(ev: &Event, clock: &ClockAnchor) -> String {
         K::Listen(x) => format!("listen {}{}", sock(&x.sock), ret(x.ret)),
         K::Bind(x) if !x.path.is_empty() => format!("bind unix {}{}", path(&x.path), ret(x.ret)),
         K::Bind(x) => format!("bind {}{}", sock(&x.sock), ret(x.ret)),
+        K::ConnResult(x) => format!(
+            "conn_result {} {}{}{}",
+            sock(&x.sock),
+            if x.established() {
+                "established"
+            } else {
+                "closed"
+            },
+            if x.err != 0 {
+                format!(" {}", errno_name(x.err))
+            } else {
+                String::new()
+            },
+            if x.duration_ns > 0 {
+                format!(" after {}", crate::timefmt::duration(x.duration_ns))
+            } else {
+                String::new()
+            }
+        ),
         K::SockClose(x) => format!(
             "close {} sent {} B received {} B{}",
             sock(&x.sock),

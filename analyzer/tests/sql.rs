@@ -879,3 +879,133 @@ fn a_full_database_fails_the_ingest_clearly() {
     assert!(text.contains("full"), "{text}");
     assert!(!text.contains("creating the schema"), "{text}");
 }
+
+/// Non-blocking connects (EINPROGRESS) take their outcome from the kernel's
+/// `conn_result`: refused, timed out and established ones each say so in the timeline,
+/// and the connections table; one without a result stays "in
+/// progress" and is never shown as connected.
+#[test]
+fn non_blocking_connects_show_the_kernels_outcome() {
+    const MS: u64 = 1_000_000;
+    let dir = tempfile::tempdir().expect("tmp");
+    let p = dir.path().join("t.zst");
+    let mut b = TraceBuilder::new(&p)
+        .existing(1, 0, "/sbin/init", &["/sbin/init"], 0)
+        .create()
+        .expect("create");
+    let t = b.start_ns() + 1000 * MS;
+    b.fork(t, 1, 70).expect("fork");
+    b.exec(
+        t + MS,
+        70,
+        1,
+        "/usr/bin/curl",
+        &["curl", "https://127.0.0.1:1"],
+    )
+    .expect("exec");
+    let addr = |s: &str| -> std::net::SocketAddr { s.parse().expect("addr") };
+    let me = |port: u16| addr(&format!("127.0.0.1:{port}"));
+    // refused, timed out, established, unknown, and a blocking refused one
+    b.connect(t + 2 * MS, 70, 21, me(40001), addr("127.0.0.1:1"), -115)
+        .expect("connect");
+    b.conn_result(
+        t + 3 * MS,
+        70,
+        21,
+        me(40001),
+        addr("127.0.0.1:1"),
+        Some(111),
+        MS,
+    )
+    .expect("result");
+    b.connect(t + 4 * MS, 70, 22, me(40002), addr("127.0.0.1:2"), -115)
+        .expect("connect");
+    b.conn_result(
+        t + 5 * MS,
+        70,
+        22,
+        me(40002),
+        addr("127.0.0.1:2"),
+        Some(110),
+        MS,
+    )
+    .expect("result");
+    b.connect(t + 6 * MS, 70, 23, me(40003), addr("127.0.0.1:3"), -115)
+        .expect("connect");
+    b.conn_result(t + 7 * MS, 70, 23, me(40003), addr("127.0.0.1:3"), None, MS)
+        .expect("result");
+    b.close(
+        t + 8 * MS,
+        70,
+        23,
+        me(40003),
+        addr("127.0.0.1:3"),
+        10,
+        20,
+        2 * MS,
+    )
+    .expect("close");
+    b.connect(t + 9 * MS, 70, 24, me(40004), addr("127.0.0.1:4"), -115)
+        .expect("connect");
+    b.connect(t + 10 * MS, 70, 25, me(40005), addr("127.0.0.1:5"), -111)
+        .expect("connect");
+    b.conn_result(
+        t + 10 * MS,
+        70,
+        25,
+        me(40005),
+        addr("127.0.0.1:5"),
+        Some(111),
+        0,
+    )
+    .expect("result");
+    b.exit(t + 20 * MS, 70, 0).expect("exit");
+    b.finish().expect("finish");
+    let trace = p.to_string_lossy().into_owned();
+
+    let tl = text(&analyzer(&["timeline", "--color", "never", &trace]).stdout);
+    for port in 1..=5 {
+        assert!(
+            !tl.contains(&format!("connected to 127.0.0.1:{port} (tcp)\n")),
+            "port {port} shown as connected without a word after it:\n{tl}"
+        );
+    }
+    for want in [
+        "connecting to 127.0.0.1:1 (tcp)",
+        "connection to 127.0.0.1:1 (tcp) refused after 1.0ms",
+        "connection to 127.0.0.1:2 (tcp) timed out after 1.0ms",
+        "connected to 127.0.0.1:3 (tcp) after 1.0ms",
+        "connecting to 127.0.0.1:4 (tcp)",
+        "connect to 127.0.0.1:5 (tcp) failed: ECONNREFUSED",
+    ] {
+        assert!(tl.contains(want), "missing {want:?}:\n{tl}");
+    }
+
+    let rows = rows(
+        &trace,
+        "SELECT remote_port, failed, outcome, end_ns IS NOT NULL AS ended \
+         FROM connections ORDER BY remote_port",
+        &[],
+    );
+    let got: Vec<(i64, i64, &str, i64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                i(r, "remote_port"),
+                i(r, "failed"),
+                s(r, "outcome"),
+                i(r, "ended"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (1, 1, "refused", 1),
+            (2, 1, "timed out", 1),
+            (3, 0, "connected", 1),
+            (4, 0, "in progress", 0),
+            (5, 1, "refused", 1),
+        ]
+    );
+}

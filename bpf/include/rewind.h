@@ -45,6 +45,7 @@ enum rw_type {
 	RW_UDP_RECV = 0x0307,
 	RW_SNIPPET = 0x0308,
 	RW_DNS = 0x0309,
+	RW_CONN_RESULT = 0x030a,
 	/* privilege family: priv.bpf.c */
 	RW_CRED = 0x0401,
 	RW_CAPSET = 0x0402,
@@ -254,6 +255,20 @@ struct rw_snippet {   /* RW_SNIPPET, RW_DNS */
 	__u32 flags;       /* RW_SNIPPET_* */
 	__u16 data_len;
 	__u16 _pad[3];
+};
+
+/* RW_CONN_RESULT: how a TCP connect ended, from the kernel: the socket left SYN_SENT for
+ * ESTABLISHED (err 0) or for CLOSE (err = the socket error: ECONNREFUSED, ETIMEDOUT,
+ * EHOSTUNREACH, ...; 0 when the application closed or disconnected it first). Emitted for
+ * blocking and non-blocking connects alike, attributed to the connecting task; a socket
+ * that never got established has no RW_SOCK_CLOSE. New in December 2026: older readers skip
+ * it as an unknown type. */
+struct rw_conn_result {
+	struct rw_hdr hdr;
+	struct rw_sock sock;
+	__u64 duration_ns;  /* since the connect call's entry, 0 = unknown */
+	__s32 err;          /* positive errno, 0 = established or closed by the application */
+	__u32 state;        /* TCP state entered: 1 ESTABLISHED, 7 CLOSE */
 };
 
 /* ---- privilege family -------------------------------------------------- */

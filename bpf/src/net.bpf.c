@@ -305,11 +305,12 @@ static __always_inline __u32 stream_pos(struct sock *sk, bool inbound)
 	return pos > 0xffffffffULL ? 0xffffffff : (__u32)pos;
 }
 
-static __always_inline void own(struct sock *sk)
+/* Makes the current task the owner of a TCP socket since `start`. */
+static __always_inline void own_since(struct sock *sk, __u64 start)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct net_owner_val v = {
-		.start = bpf_ktime_get_boot_ns(),
+		.start = start,
 		.tgid = id >> 32,
 		.tid = (__u32)id,
 		.wseq0 = BPF_CORE_READ((struct tcp_sock *)sk, write_seq),
@@ -317,6 +318,18 @@ static __always_inline void own(struct sock *sk)
 	__u64 key = (__u64)sk;
 
 	bpf_map_update_elem(&net_owner, &key, &v, BPF_ANY);
+}
+
+static __always_inline void own(struct sock *sk)
+{
+	own_since(sk, bpf_ktime_get_boot_ns());
+}
+
+static __always_inline bool tcp_inet(struct sock *sk)
+{
+	__u16 f = sk_family(sk);
+
+	return sk_proto(sk) == IPPROTO_TCP && (f == NET_AF_INET || f == NET_AF_INET6);
 }
 
 /* Reads a user msghdr; returns 0 on success. */
@@ -369,6 +382,7 @@ SEC("tp/syscalls/sys_enter_connect")
 int handle_enter_connect(struct trace_event_raw_sys_enter *ctx)
 {
 	struct net_call c = {};
+	struct sock *sk;
 	__u32 tid = net_tid();
 
 	if (!net_on())
@@ -377,6 +391,13 @@ int handle_enter_connect(struct trace_event_raw_sys_enter *ctx)
 	c.fd = ctx->args[0];
 	c.uaddr = ctx->args[1];
 	c.addrlen = (__u32)ctx->args[2];
+	c.ts = bpf_ktime_get_boot_ns();
+	/* The handshake can end inside the call (loopback: the SYN-ACK or RST is processed
+	 * when connect releases the socket lock), so the owner must be known before it:
+	 * the state change out of SYN_SENT reports the outcome to it. */
+	sk = sk_from_fd(c.fd);
+	if (sk && tcp_inet(sk) && BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_CLOSE)
+		own_since(sk, c.ts);
 	bpf_map_update_elem(&net_calls, &tid, &c, BPF_ANY);
 	return 0;
 }
@@ -412,11 +433,21 @@ int handle_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	r->ret = ctx->ret;
 	r->path_len = len;
 	r->_pad = 0;
-	if (sk_proto(sk) == IPPROTO_TCP && (r->sock.family == NET_AF_INET || r->sock.family == NET_AF_INET6) &&
-	    (ctx->ret == 0 || ctx->ret == -115 /* EINPROGRESS */))
-		own(sk);
+	if (tcp_inet(sk)) {
+		__u64 key = (__u64)sk;
+
+		/* Owned since the entry; a socket back in (or still in) TCP_CLOSE never got
+		 * anywhere, or its handshake failed inside the call (its RW_CONN_RESULT is out).
+		 * EALREADY/EISCONN on a live socket leave its owner as it was. */
+		if (BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_CLOSE)
+			bpf_map_delete_elem(&net_owner, &key);
+		else if (ctx->ret == 0 || ctx->ret == -115 /* EINPROGRESS */)
+			own_since(sk, c->ts); /* write_seq is known now */
+	}
 	NET_BOUND(len, 127);
+	/* Stamped at the call's entry: the attempt comes before its outcome. */
 	fill_hdr(&r->hdr, RW_CONNECT, sizeof(*r) + len);
+	r->hdr.ts = c->ts;
 	emit(buf, sizeof(*r) + len);
 out:
 	bpf_map_delete_elem(&net_calls, &tid);
@@ -563,9 +594,30 @@ out:
 
 /* ---- TCP close ---------------------------------------------------------- */
 
-/* tp_btf/inet_sock_set_state: a TCP socket reaching TCP_CLOSE, with its byte counts
- * from struct tcp_sock; attributed to the owner recorded at connect/accept, since this
- * often runs in softirq or in the peer's context (Linux 6.18). */
+/* The outcome of a connect: the socket left SYN_SENT. The socket error is set before the
+ * state changes (tcp_done_with_error: ECONNREFUSED on a RST, ETIMEDOUT or the ICMP error
+ * after the SYN retries); 0 when the application closed it first. */
+static __always_inline void conn_result(const struct sock *sk, struct net_owner_val *o, int newstate,
+					__u64 now)
+{
+	struct rw_conn_result r = {};
+
+	fill_sock(&r.sock, (struct sock *)sk);
+	r.sock.sock_type = SOCK_STREAM;
+	r.state = newstate;
+	r.err = newstate == TCP_ESTABLISHED ? 0 : BPF_CORE_READ(sk, sk_err);
+	r.duration_ns = o->start && now > o->start ? now - o->start : 0;
+	fill_hdr(&r.hdr, RW_CONN_RESULT, sizeof(r));
+	r.hdr.ts = now;
+	r.hdr.pid = o->tgid;
+	r.hdr.tid = o->tid;
+	emit(&r, sizeof(r));
+}
+
+/* tp_btf/inet_sock_set_state: an owned TCP socket leaving SYN_SENT (the connect's
+ * outcome) or reaching TCP_CLOSE (with its byte counts from struct tcp_sock); attributed
+ * to the owner recorded at connect/accept, since this often runs in softirq or in the
+ * peer's context (Linux 6.18). */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(handle_tcp_close, const struct sock *sk, const int oldstate, const int newstate)
 {
@@ -575,7 +627,7 @@ int BPF_PROG(handle_tcp_close, const struct sock *sk, const int oldstate, const 
 	__u64 key = (__u64)sk;
 	__u64 now;
 
-	if (newstate != TCP_CLOSE || !(class_mask & CLASS_NET))
+	if ((newstate != TCP_CLOSE && oldstate != TCP_SYN_SENT) || !(class_mask & CLASS_NET))
 		return 0;
 	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
 		return 0;
@@ -583,6 +635,15 @@ int BPF_PROG(handle_tcp_close, const struct sock *sk, const int oldstate, const 
 	if (!o)
 		return 0;
 	now = bpf_ktime_get_boot_ns();
+	if (oldstate == TCP_SYN_SENT) {
+		conn_result(sk, o, newstate, now);
+		/* Never established: nothing moved, no close record. */
+		if (newstate == TCP_CLOSE)
+			bpf_map_delete_elem(&net_owner, &key);
+		return 0;
+	}
+	if (newstate != TCP_CLOSE)
+		return 0;
 	fill_sock(&r.sock, (struct sock *)sk);
 	r.sock.sock_type = SOCK_STREAM;
 	r.bytes_sent = BPF_CORE_READ(tp, bytes_sent);

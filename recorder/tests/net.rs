@@ -428,3 +428,97 @@ fn unix_socket_paths() {
         .iter()
         .any(|e| matches!(e.kind, EventKind::Snippet(_) | EventKind::SockClose(_))));
 }
+
+/// Connects whose outcome comes after the call: a non-blocking connect to a closed port
+/// (refused after EINPROGRESS), one to a listening port (established), and a blocking one
+/// to a closed port (refused in the call). The kernel's `conn_result` says which, the
+/// failed ones leave no close record, and the analyzer shows "refused", never "connected".
+const CONNECT_OUTCOMES: &str = r#"
+import errno, os, select, socket
+def free_port():
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
+closed = free_port()
+srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(4)
+open_port = srv.getsockname()[1]
+def nb(port):
+    c = socket.socket(); c.setblocking(False)
+    r = c.connect_ex(("127.0.0.1", port))
+    select.select([], [c], [], 5)
+    e = c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    return c, r, e
+c1, r1, e1 = nb(closed)
+c2, r2, e2 = nb(open_port)
+b = socket.socket()
+r3 = b.connect_ex(("127.0.0.1", closed))
+print(closed, open_port, r1, e1, r2, e2, r3, flush=True)
+srv.accept()[0].close(); c2.close(); c1.close(); b.close()
+"#;
+
+#[test]
+fn connect_outcomes_come_from_the_kernel() {
+    if !root_or_skip("connect_outcomes_come_from_the_kernel") {
+        return;
+    }
+    let r = record(&[], &["/usr/bin/python3", "-c", CONNECT_OUTCOMES], None);
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let out = String::from_utf8_lossy(&r.out.stdout).into_owned();
+    let v: Vec<i64> = out
+        .split_whitespace()
+        .map(|x| x.parse().expect("number"))
+        .collect();
+    let (closed, open) = (v[0] as u16, v[1] as u16);
+    // What the program saw: EINPROGRESS then ECONNREFUSED; EINPROGRESS then 0;
+    // ECONNREFUSED from the blocking call.
+    assert_eq!(&v[2..], &[115, 111, 115, 0, 111], "{out}");
+
+    let connects: Vec<&wire::Connect> = r
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Connect(c) if c.sock.rport == closed || c.sock.rport == open => Some(c),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        connects.iter().map(|c| c.ret).collect::<Vec<_>>(),
+        vec![-115, -115, -111],
+        "{}",
+        r.dump()
+    );
+    let results: Vec<(u64, &wire::ConnResult)> = r
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::ConnResult(x) => Some((x.sock.cookie, x)),
+            _ => None,
+        })
+        .collect();
+    let result_of = |c: &wire::Connect| {
+        let v: Vec<&wire::ConnResult> = results
+            .iter()
+            .filter(|(k, _)| *k == c.sock.cookie)
+            .map(|(_, x)| *x)
+            .collect();
+        assert_eq!(v.len(), 1, "one result for {c:?}\n{}", r.dump());
+        v[0]
+    };
+    let refused = result_of(connects[0]);
+    assert!(!refused.established() && refused.err == 111, "{refused:?}");
+    let ok = result_of(connects[1]);
+    assert!(ok.established() && ok.err == 0, "{ok:?}");
+    assert_eq!(ok.sock.rport, open);
+    let blocking = result_of(connects[2]);
+    assert!(
+        !blocking.established() && blocking.err == 111,
+        "{blocking:?}"
+    );
+    // Never established: no close record for the refused sockets.
+    for c in [connects[0], connects[2]] {
+        assert!(
+            !r.events.iter().any(|e| matches!(&e.kind,
+                EventKind::SockClose(x) if x.sock.cookie == c.sock.cookie)),
+            "{}",
+            r.dump()
+        );
+    }
+}

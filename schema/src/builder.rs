@@ -248,6 +248,32 @@ impl TraceBuilder {
         self.event(ts, pid, EventKind::Accept(x))
     }
 
+    /// The kernel's outcome of `pid`'s connect on `cookie`: established when `err` is
+    /// `None`, else closed with that socket error (0 = closed by the application).
+    #[allow(clippy::too_many_arguments)]
+    pub fn conn_result(
+        &mut self,
+        ts: u64,
+        pid: u32,
+        cookie: u64,
+        local: SocketAddr,
+        remote: SocketAddr,
+        err: Option<i32>,
+        duration_ns: u64,
+    ) -> Result<(), TraceError> {
+        let x = wire::ConnResult {
+            sock: Sock::tcp(cookie, local, remote),
+            duration_ns,
+            err: err.unwrap_or(0),
+            state: if err.is_none() {
+                wire::net::TCP_ESTABLISHED
+            } else {
+                wire::net::TCP_CLOSE
+            },
+        };
+        self.event(ts, pid, EventKind::ConnResult(x))
+    }
+
     /// A TCP connection of `pid` closes after moving `sent`/`received` bytes.
     #[allow(clippy::too_many_arguments)]
     pub fn close(

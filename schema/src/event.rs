@@ -72,6 +72,8 @@ record_types! {
     Snippet = 0x0308, "snippet";
     /// DNS datagram.
     Dns = 0x0309, "dns";
+    /// How a TCP connect ended (established, refused, timed out, ...).
+    ConnResult = 0x030a, "conn_result";
     /// Credentials changed.
     Cred = 0x0401, "cred";
     /// Capabilities changed.
@@ -145,6 +147,8 @@ pub enum EventKind {
     UdpRecv(wire::Udp),
     Snippet(wire::Snippet),
     Dns(wire::Snippet),
+    /// How a TCP connect ended.
+    ConnResult(wire::ConnResult),
     Cred(wire::Cred),
     Capset(wire::Capset),
     Namespace(wire::Namespace),
@@ -184,6 +188,7 @@ impl EventKind {
             K::UdpRecv(_) => T::UdpRecv,
             K::Snippet(_) => T::Snippet,
             K::Dns(_) => T::Dns,
+            K::ConnResult(_) => T::ConnResult,
             K::Cred(_) => T::Cred,
             K::Capset(_) => T::Capset,
             K::Namespace(_) => T::Namespace,
@@ -233,6 +238,7 @@ pub fn decode(rec: &[u8]) -> Result<Event, DecodeError> {
         T::UdpRecv => K::UdpRecv(wire::Udp::decode(rec)?),
         T::Snippet => K::Snippet(wire::Snippet::decode(rec)?),
         T::Dns => K::Dns(wire::Snippet::decode(rec)?),
+        T::ConnResult => K::ConnResult(wire::ConnResult::decode(rec)?),
         T::Cred => K::Cred(wire::Cred::decode(rec)?),
         T::Capset => K::Capset(wire::Capset::decode(rec)?),
         T::Namespace => K::Namespace(wire::Namespace::decode(rec)?),
@@ -294,6 +300,7 @@ pub fn encode(ev: &Event, out: &mut Vec<u8>) -> Result<(), EncodeError> {
         K::SockClose(x) => x.encode_body(out),
         K::UdpSend(x) | K::UdpRecv(x) => x.encode_body(out),
         K::Snippet(x) | K::Dns(x) => x.encode_body(out),
+        K::ConnResult(x) => x.encode_body(out),
         K::Cred(x) => x.encode_body(out),
         K::Capset(x) => x.encode_body(out),
         K::Namespace(x) => x.encode_body(out),
@@ -342,6 +349,7 @@ pub fn layout_of(t: RecordType) -> crate::wire::LayoutInfo {
         T::SockClose => SockClose::layout(),
         T::UdpSend | T::UdpRecv => Udp::layout(),
         T::Snippet | T::Dns => Snippet::layout(),
+        T::ConnResult => ConnResult::layout(),
         T::Cred => Cred::layout(),
         T::Capset => Capset::layout(),
         T::Namespace => Namespace::layout(),

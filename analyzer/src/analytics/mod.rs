@@ -438,6 +438,10 @@ impl Tables {
             col_of("ret", cs.iter().map(|x| x.ret).collect::<Vec<_>>()),
             col_of("failed", cs.iter().map(|x| x.failed()).collect::<Vec<_>>()),
             col_of(
+                "outcome",
+                cs.iter().map(|x| x.outcome().text()).collect::<Vec<_>>(),
+            ),
+            col_of(
                 "bytes_sent",
                 cs.iter().map(|x| x.bytes_sent).collect::<Vec<_>>(),
             ),

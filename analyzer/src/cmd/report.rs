@@ -953,10 +953,9 @@ fn network_table(d: &Detection, anchors: &[ClockAnchor], cap: usize) -> rr::Tabl
             .map(|i| i.label())
             .unwrap_or_else(|| "?".into());
         let dur = c.end_ns.map(|e| e.saturating_sub(c.start_ns));
-        let result = if c.failed() {
-            format!("failed: {}", crate::describe::errno_name(-c.ret))
-        } else {
-            "ok".into()
+        let result = match c.outcome() {
+            crate::model::net::Outcome::Connected => "ok".into(),
+            o => o.text(),
         };
         rows.push((
             t,

@@ -592,6 +592,27 @@ impl Model {
                 }
                 at.conn = Some(cid);
             }
+            K::ConnResult(r) => {
+                // A result for a connect that already failed in its call (its stream is
+                // gone) or was never seen adds nothing.
+                if let Some(&cid) = self.streams.get(&(rec, r.sock.cookie)) {
+                    let conn = &mut self.conns[cid.idx()];
+                    conn.settled = Some(net::Settled {
+                        ns: ev.ts,
+                        established: r.established(),
+                        err: r.err,
+                        after_ns: r.duration_ns,
+                    });
+                    if conn.failed() {
+                        conn.end_ns = Some(ev.ts);
+                        self.streams.remove(&(rec, r.sock.cookie));
+                        if self.streaming {
+                            self.doomed.push(cid);
+                        }
+                    }
+                    at.conn = Some(cid);
+                }
+            }
             K::Accept(a) if a.ret >= 0 => {
                 at.conn = Some(self.open_stream(rec, boot, id, &a.sock, Direction::Inbound, ev.ts));
             }

@@ -46,6 +46,84 @@ impl Direction {
     }
 }
 
+const EINPROGRESS: i32 = -115;
+
+/// The kernel's word on a connect's handshake (`conn_result`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Settled {
+    /// Boot ns the socket left SYN_SENT.
+    pub ns: u64,
+    /// Established (true) or closed (false).
+    pub established: bool,
+    /// The socket error when closed (positive errno; 0 = closed by the application).
+    pub err: i32,
+    /// Time from the connect call to the outcome (ns), 0 = unknown.
+    pub after_ns: u64,
+}
+
+impl Settled {
+    /// The outcome it decides.
+    pub fn outcome(&self) -> Outcome {
+        if self.established {
+            Outcome::Connected
+        } else if self.err == 0 {
+            Outcome::Abandoned
+        } else {
+            Outcome::from_errno(self.err)
+        }
+    }
+}
+
+/// What became of a connection attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Established (or accepted, or already open).
+    Connected,
+    /// A non-blocking connect whose outcome the trace does not hold.
+    InProgress,
+    /// The peer answered with a reset (ECONNREFUSED).
+    Refused,
+    /// No answer (ETIMEDOUT).
+    TimedOut,
+    /// No route or an ICMP unreachable (EHOSTUNREACH, ENETUNREACH).
+    Unreachable,
+    /// The application closed the socket before the handshake ended.
+    Abandoned,
+    /// Any other error (positive errno).
+    Failed(i32),
+}
+
+impl Outcome {
+    /// From a positive errno.
+    pub fn from_errno(e: i32) -> Self {
+        match e {
+            111 => Outcome::Refused,
+            110 => Outcome::TimedOut,
+            101 | 113 => Outcome::Unreachable,
+            _ => Outcome::Failed(e),
+        }
+    }
+
+    /// True unless connected or still in progress.
+    pub fn failed(self) -> bool {
+        !matches!(self, Outcome::Connected | Outcome::InProgress)
+    }
+
+    /// In words: "connected", "refused", "timed out", "failed: EACCES", ...
+    pub fn text(self) -> String {
+        match self {
+            Outcome::Connected => "connected".into(),
+            Outcome::InProgress => "in progress".into(),
+            Outcome::Refused => "refused".into(),
+            Outcome::TimedOut => "timed out".into(),
+            Outcome::Unreachable => "unreachable".into(),
+            Outcome::Abandoned => "closed before connected".into(),
+            Outcome::Failed(e) => format!("failed: {}", crate::describe::errno_name(e)),
+        }
+    }
+}
+
 /// One connection or UDP flow.
 #[derive(Debug, Clone, Serialize)]
 pub struct Conn {
@@ -73,6 +151,8 @@ pub struct Conn {
     pub end_ns: Option<u64>,
     /// connect() result (0, or a negative errno; -EINPROGRESS for non-blocking).
     pub ret: i32,
+    /// How the kernel says the handshake ended (`conn_result` records), when recorded.
+    pub settled: Option<Settled>,
     /// Bytes sent (from the close record, or datagram lengths).
     pub bytes_sent: u64,
     /// Bytes received.
@@ -126,6 +206,7 @@ impl Conn {
             start_ns: ts,
             end_ns: None,
             ret: 0,
+            settled: None,
             bytes_sent: 0,
             bytes_received: 0,
             datagrams: 0,
@@ -139,9 +220,37 @@ impl Conn {
         }
     }
 
-    /// The connection failed (connect returned an error other than EINPROGRESS).
+    /// The connection failed: connect returned an error, or the kernel reported that a
+    /// connect in progress ended without being established.
     pub fn failed(&self) -> bool {
-        self.ret < 0 && self.ret != -115
+        self.outcome().failed()
+    }
+
+    /// What became of it. Accepted, existing and datagram flows are connected by
+    /// definition; an outbound connect is decided by its return value, then by the
+    /// kernel's `conn_result` for one that returned EINPROGRESS (or, in traces recorded
+    /// before that record existed, by bytes having moved over it).
+    pub fn outcome(&self) -> Outcome {
+        if self.dir != Direction::Outbound {
+            return Outcome::Connected;
+        }
+        match self.ret {
+            0 => Outcome::Connected,
+            EINPROGRESS => match self.settled {
+                Some(s) => s.outcome(),
+                None if self.bytes_sent > 0
+                    || self.bytes_received > 0
+                    || self.tls_client.is_some()
+                    || self.tls_server.is_some()
+                    || self.http_request.is_some()
+                    || self.http_response.is_some() =>
+                {
+                    Outcome::Connected
+                }
+                None => Outcome::InProgress,
+            },
+            e => Outcome::from_errno(-e),
+        }
     }
 
     /// The remote as text: `name (ip:port)`, `ip:port`, or the unix path.

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use writer::{RecordingInfo, SqlWriter};
 
 /// Version of the schema below (`meta.schema_version`).
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 /// The tables (DDL).
 pub const SCHEMA: &str = include_str!("schema.sql");
 /// The indexes, created after the bulk load.

@@ -158,6 +158,8 @@ CREATE TABLE connections (
     end_time    TEXT,
     ret         INTEGER NOT NULL,
     failed      INTEGER NOT NULL,
+    outcome     TEXT NOT NULL,
+    handshake_ns INTEGER,
     bytes_sent  INTEGER NOT NULL,
     bytes_received INTEGER NOT NULL,
     datagrams   INTEGER NOT NULL,

@@ -663,7 +663,7 @@ impl SqlWriter {
     }
 
     fn write_connections(&mut self, conn: &Connection, model: &Model) -> rusqlite::Result<u64> {
-        const COLS: &str = "id,process_id,recording,cookie,direction,proto,local_addr,local_port,remote_addr,remote_port,remote_name,unix_path,start_ns,start_time,end_ns,end_time,ret,failed,bytes_sent,bytes_received,datagrams,peer_id";
+        const COLS: &str = "id,process_id,recording,cookie,direction,proto,local_addr,local_port,remote_addr,remote_port,remote_name,unix_path,start_ns,start_time,end_ns,end_time,ret,failed,outcome,handshake_ns,bytes_sent,bytes_received,datagrams,peer_id";
         let mut st = conn.prepare(&insert("connections", COLS))?;
         let mut tls = conn.prepare(&insert(
             "tls",
@@ -692,6 +692,8 @@ impl SqlWriter {
                 end,
                 c.ret,
                 c.failed(),
+                c.outcome().text(),
+                c.settled.map(|s| s.after_ns as i64).filter(|&n| n > 0),
                 c.bytes_sent as i64,
                 c.bytes_received as i64,
                 c.datagrams as i64,

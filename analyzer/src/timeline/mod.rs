@@ -74,6 +74,7 @@ pub const FAMILIES: [(&str, &[&str]); 7] = [
             "listen",
             "bind",
             "sock_close",
+            "conn_result",
             "udp_send",
             "udp_recv",
             "snippet",

@@ -400,7 +400,41 @@ pub fn words(model: &Model, step: &Step, anchor: &ClockAnchor) -> Option<Words> 
                     format!("connect to {to} ({proto}){}", failed(c.ret)),
                 );
             }
+            if c.ret == -115 {
+                // EINPROGRESS: the outcome comes later, as a conn_result.
+                return w(Weight::Net, format!("connecting to {to} ({proto})"));
+            }
             w(Weight::Net, format!("connected to {to} ({proto})"))
+        }
+        K::ConnResult(r) => {
+            let conn = step.at.conn.map(|id| model.conn(id));
+            let to = conn
+                .map(|c| c.remote_text())
+                .unwrap_or_else(|| sock_remote(&r.sock));
+            let after = if r.duration_ns > 0 {
+                format!(" after {}", timefmt::duration(r.duration_ns))
+            } else {
+                String::new()
+            };
+            let outcome = crate::model::net::Settled {
+                ns: 0,
+                established: r.established(),
+                err: r.err,
+                after_ns: r.duration_ns,
+            }
+            .outcome();
+            // A connect that returned 0 or an error already said how it went.
+            let said = conn.is_none_or(|c| c.ret != -115);
+            let weight = if said { Weight::Routine } else { Weight::Net };
+            match outcome {
+                crate::model::net::Outcome::Connected => {
+                    w(weight, format!("connected to {to} (tcp){after}"))
+                }
+                o => w(
+                    weight,
+                    format!("connection to {to} (tcp) {}{after}", o.text()),
+                ),
+            }
         }
         K::Accept(a) => {
             let from = sock_remote(&a.sock);

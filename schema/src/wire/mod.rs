@@ -22,7 +22,7 @@ pub use enforce::Enforce;
 pub use exec::{Exec, Exit, Fork, Namespaces};
 pub use file::{Chmod, Chown, Open, Rename, Unlink};
 pub use kernel::{BpfLoad, Memfd, MmapExec, ModuleLoad, Mount, Namespace, Ptrace, Signal, Umount};
-pub use net::{Accept, Bind, Connect, Listen, Snippet, Sock, SockClose, Udp};
+pub use net::{Accept, Bind, ConnResult, Connect, Listen, Snippet, Sock, SockClose, Udp};
 pub use recorder::{JsonRecord, Loss, SegmentHeaderRecord, FORMAT_MAGIC};
 
 /// Size of [`RecordHeader`] on the wire.
@@ -669,6 +669,7 @@ pub fn all_layouts() -> Vec<LayoutInfo> {
         Listen::layout(),
         Bind::layout(),
         SockClose::layout(),
+        ConnResult::layout(),
         Udp::layout(),
         Snippet::layout(),
         Cred::layout(),

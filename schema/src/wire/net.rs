@@ -243,6 +243,34 @@ layout! {
     }
 }
 
+/// `rw_conn_result.state`: the connection was established.
+pub const TCP_ESTABLISHED: u32 = 1;
+/// `rw_conn_result.state`: the socket closed before it was established.
+pub const TCP_CLOSE: u32 = 7;
+
+layout! {
+    /// How a TCP connect ended, from the kernel's state change out of SYN_SENT
+    /// (`struct rw_conn_result`).
+    ConnResult = "rw_conn_result" {
+        /// Both ends.
+        sock: Sock,
+        /// Time since the connect call's entry (ns), 0 = unknown.
+        duration_ns: u64,
+        /// Positive errno of the socket (ECONNREFUSED, ETIMEDOUT, ...); 0 when established
+        /// or closed by the application before the handshake ended.
+        err: i32,
+        /// TCP state entered: [`TCP_ESTABLISHED`] or [`TCP_CLOSE`].
+        state: u32,
+    }
+}
+
+impl ConnResult {
+    /// True when the handshake completed.
+    pub fn established(&self) -> bool {
+        self.state == TCP_ESTABLISHED
+    }
+}
+
 layout! {
     /// A UDP datagram sent or received (`struct rw_udp`).
     Udp = "rw_udp" {
