@@ -511,3 +511,95 @@ fn reverse_shell_incident_tells_the_story() {
         "{out}"
     );
 }
+
+/// A gain of root is a credential change that took effect: `su` started by a user who
+/// then fails to authenticate (a set-id exec, then exit 1) and a refused setuid(0) raise
+/// nothing; `su` that authenticates (setresuid making the real uid 0) and a non-set-id
+/// program running with euid 0 for a user (root kept from an exploited set-id parent) do.
+#[test]
+fn only_credential_changes_that_took_effect_gain_root() {
+    use rewind_schema::wire::{self, Comm, Creds};
+    use rewind_schema::EventKind;
+    let dir = tempfile::tempdir().expect("tmp");
+    let p = dir.path().join("su.zst");
+    let mut b = TraceBuilder::new(&p)
+        .existing(1, 0, "/sbin/init", &["/sbin/init"], 0)
+        .existing(900, 1, "/bin/bash", &["bash"], 1000)
+        .create()
+        .expect("create");
+    let t = b.start_ns() + S;
+    let setid_exec = |path: &str, mode: u32, uid: u32, euid: u32| {
+        EventKind::Exec(Box::new(wire::Exec {
+            proc_start: t,
+            ppid: 900,
+            uid,
+            gid: 1000,
+            euid,
+            egid: 1000,
+            auid: 1000,
+            exe_mode: mode,
+            argc: 1,
+            comm: Comm::new(path.rsplit('/').next().expect("name")),
+            filename: path.into(),
+            argv: wire::Argv(vec![path.into()]),
+            cwd: "/home/u".into(),
+            cgroup: "/user.slice".into(),
+            ..Default::default()
+        }))
+    };
+    let cred = |old_uid: u32, new_uid: u32, ret: i32| {
+        let c = |uid: u32| Creds {
+            uid,
+            euid: 0,
+            suid: 0,
+            fsuid: 0,
+            gid: 1000,
+            egid: 1000,
+            sgid: 1000,
+            fsgid: 1000,
+        };
+        EventKind::Cred(wire::Cred {
+            old: c(old_uid),
+            new: c(new_uid),
+            syscall: 117, // setresuid
+            ret,
+        })
+    };
+    // 1. su, wrong password: set-id exec, a refused setresuid, exit 1.
+    b.fork(t, 900, 901).expect("fork");
+    b.event(t + MS, 901, setid_exec("/usr/bin/su", 0o104755, 1000, 0))
+        .expect("exec");
+    b.event(t + 2 * MS, 901, cred(1000, 1000, -1))
+        .expect("cred");
+    b.exit(t + 3 * MS, 901, 1).expect("exit");
+    // 2. su, right password: setresuid(0, 0, 0) succeeds.
+    b.fork(t + 10 * MS, 900, 902).expect("fork");
+    b.event(
+        t + 11 * MS,
+        902,
+        setid_exec("/usr/bin/su", 0o104755, 1000, 0),
+    )
+    .expect("exec");
+    b.event(t + 12 * MS, 902, cred(1000, 0, 0)).expect("cred");
+    b.exit(t + 13 * MS, 902, 0).expect("exit");
+    // 3. An exploited set-id program keeps euid 0 into a shell that is not set-id.
+    b.fork(t + 20 * MS, 900, 903).expect("fork");
+    b.event(t + 21 * MS, 903, setid_exec("/bin/sh", 0o100755, 1000, 0))
+        .expect("exec");
+    b.exit(t + 22 * MS, 903, 0).expect("exit");
+    b.finish().expect("finish");
+
+    let got = findings(&[p.to_str().expect("utf8")]);
+    let gains: Vec<&str> = got
+        .iter()
+        .filter(|(r, _)| r == "RW-PRIV-002")
+        .map(|(_, p)| p.as_str())
+        .collect();
+    assert_eq!(gains, vec!["sh[903]", "su[902]"], "{got:?}");
+    let tl = ok(&["timeline", "--color", "never", p.to_str().expect("utf8")]);
+    assert_eq!(tl.matches("GAINED ROOT").count(), 1, "{tl}");
+    assert!(
+        tl.contains("GAINED ROOT via setresuid: uid 1000->0"),
+        "{tl}"
+    );
+}

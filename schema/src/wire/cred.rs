@@ -39,9 +39,12 @@ layout! {
 }
 
 impl Cred {
-    /// True when the effective uid became root from non-root.
+    /// True when the call succeeded and made the effective or the real uid root from
+    /// non-root (after-values: a failed or refused call gains nothing).
     pub fn gained_root(&self) -> bool {
-        self.ret == 0 && self.old.euid != 0 && self.new.euid == 0
+        self.ret == 0
+            && ((self.old.euid != 0 && self.new.euid == 0)
+                || (self.old.uid != 0 && self.new.uid == 0))
     }
 }
 
