@@ -18,6 +18,7 @@ fn main() {
     for (src, skel) in [
         ("rewind.bpf.c", "rewind.skel.rs"),
         ("probe.bpf.c", "probe.skel.rs"),
+        ("enforce.bpf.c", "enforce.skel.rs"),
     ] {
         let res = SkeletonBuilder::new()
             .source(dir.join("src").join(src))

@@ -89,8 +89,15 @@ enum rw_type {
 #define RW_NS_SETNS   2
 #define RW_NS_CLONE   3
 /* rw_enforce.action */
-#define RW_ACTION_KILL 1
-#define RW_ACTION_DENY 2
+#define RW_ACTION_KILL  1   /* SIGKILL */
+#define RW_ACTION_DENY  2   /* the operation failed with EPERM */
+#define RW_ACTION_STOP  3   /* SIGSTOP: frozen for memory forensics */
+#define RW_ACTION_AUDIT 4   /* recorded only */
+/* rw_enforce.flags: why an action was not carried out, and what happened to the rule */
+#define RW_ENFORCE_MONITOR      (1u << 0) /* monitor mode: would have acted */
+#define RW_ENFORCE_EXEMPT       (1u << 1) /* pid 1, a kernel thread, the recorder or its ancestors */
+#define RW_ENFORCE_RATE_LIMITED (1u << 2) /* the rule is over its rate and acts as monitor */
+#define RW_ENFORCE_RATE_TRIPPED (1u << 3) /* ... since this record */
 
 #define RW_COMM_LEN 16
 
@@ -372,13 +379,16 @@ struct rw_mmap_exec {
 };
 
 /* ---- enforcement family ------------------------------------------------ */
+/* Detail: for open/exec the path (as resolved by the kernel); for connect/send 20 bytes:
+ * __u16 family (AF_INET 2, AF_INET6 10), __u16 port (host order), 16 address bytes. */
 struct rw_enforce {
 	struct rw_hdr hdr;
 	__u32 action;      /* RW_ACTION_* */
-	__u32 rule;        /* policy rule index */
-	__u32 sig;         /* signal sent, for kill */
-	__u16 trigger;     /* record type of what was blocked */
-	__u16 detail_len;  /* what was blocked: path, or address */
+	__u32 rule;        /* policy rule index (header `policy.rules`) */
+	__u32 sig;         /* signal sent, for kill/stop */
+	__u32 flags;       /* RW_ENFORCE_* */
+	__u16 trigger;     /* record type of what was attempted */
+	__u16 detail_len;  /* what was attempted: path, or address */
 };
 
 /* ---- userspace records ------------------------------------------------- */

@@ -4,6 +4,7 @@
 //! ring buffer, the loss counters and the follow map.
 #![deny(missing_docs)]
 
+pub mod enforce;
 mod loader;
 mod probe;
 
@@ -40,4 +41,17 @@ mod skel {
 )]
 mod probe_skel {
     include!(concat!(env!("OUT_DIR"), "/probe.skel.rs"));
+}
+
+#[allow(
+    missing_docs,
+    clippy::all,
+    clippy::unwrap_used,
+    unsafe_code,
+    dead_code,
+    unused_imports,
+    missing_debug_implementations
+)]
+mod enforce_skel {
+    include!(concat!(env!("OUT_DIR"), "/enforce.skel.rs"));
 }

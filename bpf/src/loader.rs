@@ -612,6 +612,11 @@ impl Loaded {
         Ok(())
     }
 
+    /// The ring buffer and loss counters, for the enforcement object to share.
+    pub fn shared_maps(&self) -> (std::os::fd::BorrowedFd<'_>, std::os::fd::BorrowedFd<'_>) {
+        (self.skel.maps.events.as_fd(), self.skel.maps.loss.as_fd())
+    }
+
     /// Hooks in use and missing.
     pub fn hooks(&self) -> &[Hook] {
         &self.hooks
