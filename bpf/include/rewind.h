@@ -87,9 +87,15 @@ enum rw_type {
 #define RW_NS_UNSHARE 1
 #define RW_NS_SETNS   2
 #define RW_NS_CLONE   3
-/* rw_enforce.action */
-#define RW_ACTION_KILL 1
-#define RW_ACTION_DENY 2
+/* rw_enforce.action: what the rule does (the policy file's `action`) */
+#define RW_ACTION_KILL  1  /* SIGKILL from the syscall-entry hook */
+#define RW_ACTION_DENY  2  /* the operation fails with EPERM */
+#define RW_ACTION_STOP  3  /* SIGSTOP: frozen for memory forensics */
+#define RW_ACTION_AUDIT 4  /* recorded only */
+/* rw_enforce.flags: set bits mean the action was NOT carried out */
+#define RW_ENFORCE_MONITOR      (1u << 0) /* policy in monitor mode */
+#define RW_ENFORCE_EXEMPT       (1u << 1) /* pid 1, kernel thread, recorder or its ancestor */
+#define RW_ENFORCE_RATE_LIMITED (1u << 2) /* rule over kill_rate_limit, switched to monitor */
 
 #define RW_COMM_LEN 16
 
@@ -357,13 +363,16 @@ struct rw_mmap_exec {
 };
 
 /* ---- enforcement family ------------------------------------------------ */
+/* One record per rule that fired (hdr.pid/tid: the acting task). The rule index refers to
+ * the segment header's capture.policy.rules (schema/FORMAT.md 5.7). */
 struct rw_enforce {
 	struct rw_hdr hdr;
-	__u32 action;      /* RW_ACTION_* */
-	__u32 rule;        /* policy rule index */
-	__u32 sig;         /* signal sent, for kill */
-	__u16 trigger;     /* record type of what was blocked */
-	__u16 detail_len;  /* what was blocked: path, or address */
+	__u16 action;      /* RW_ACTION_* */
+	__u16 flags;       /* RW_ENFORCE_*: monitor / exempt / rate limited (not carried out) */
+	__u32 rule;        /* policy rule index, from 0, in file order */
+	__u32 sig;         /* signal sent: 9 (kill), 19 (stop); 0 otherwise */
+	__u16 trigger;     /* enum rw_type of what was attempted (RW_OPEN, RW_CONNECT, ...) */
+	__u16 detail_len;  /* tail: what was attempted: path, or "ip:port" */
 };
 
 /* ---- userspace records ------------------------------------------------- */
