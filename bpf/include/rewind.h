@@ -88,16 +88,16 @@ enum rw_type {
 #define RW_NS_UNSHARE 1
 #define RW_NS_SETNS   2
 #define RW_NS_CLONE   3
-/* rw_enforce.action */
-#define RW_ACTION_KILL  1   /* SIGKILL */
-#define RW_ACTION_DENY  2   /* the operation failed with EPERM */
-#define RW_ACTION_STOP  3   /* SIGSTOP: frozen for memory forensics */
-#define RW_ACTION_AUDIT 4   /* recorded only */
-/* rw_enforce.flags: why an action was not carried out, and what happened to the rule */
-#define RW_ENFORCE_MONITOR      (1u << 0) /* monitor mode: would have acted */
-#define RW_ENFORCE_EXEMPT       (1u << 1) /* pid 1, a kernel thread, the recorder or its ancestors */
-#define RW_ENFORCE_RATE_LIMITED (1u << 2) /* the rule is over its rate and acts as monitor */
-#define RW_ENFORCE_RATE_TRIPPED (1u << 3) /* ... since this record */
+/* rw_enforce.action: what the rule does (the policy file's `action`) */
+#define RW_ACTION_KILL  1  /* SIGKILL from the syscall-entry hook */
+#define RW_ACTION_DENY  2  /* the operation fails with EPERM */
+#define RW_ACTION_STOP  3  /* SIGSTOP: frozen for memory forensics */
+#define RW_ACTION_AUDIT 4  /* recorded only */
+/* rw_enforce.flags: set bits mean the action was NOT carried out */
+#define RW_ENFORCE_MONITOR      (1u << 0) /* policy in monitor mode */
+#define RW_ENFORCE_EXEMPT       (1u << 1) /* pid 1, kernel thread, recorder or its ancestor */
+#define RW_ENFORCE_RATE_LIMITED (1u << 2) /* rule over kill_rate_limit, switched to monitor */
+#define RW_ENFORCE_RATE_TRIPPED (1u << 3) /* ... with this record (said once per rule) */
 
 #define RW_COMM_LEN 16
 
@@ -379,16 +379,17 @@ struct rw_mmap_exec {
 };
 
 /* ---- enforcement family ------------------------------------------------ */
-/* Detail: for open/exec the path (as resolved by the kernel); for connect/send 20 bytes:
- * __u16 family (AF_INET 2, AF_INET6 10), __u16 port (host order), 16 address bytes. */
+/* One record per rule that fired (hdr.pid/tid: the acting task). The rule index refers to
+ * the segment header's capture.policy.rules (schema/FORMAT.md 5.7). */
 struct rw_enforce {
 	struct rw_hdr hdr;
-	__u32 action;      /* RW_ACTION_* */
-	__u32 rule;        /* policy rule index (header `policy.rules`) */
-	__u32 sig;         /* signal sent, for kill/stop */
-	__u32 flags;       /* RW_ENFORCE_* */
-	__u16 trigger;     /* record type of what was attempted */
-	__u16 detail_len;  /* what was attempted: path, or address */
+	__u16 action;      /* RW_ACTION_* */
+	__u16 flags;       /* RW_ENFORCE_*: monitor / exempt / rate limited (not carried out) */
+	__u32 rule;        /* policy rule index, from 0, in file order */
+	__u32 sig;         /* signal sent: 9 (kill), 19 (stop); 0 otherwise */
+	__u16 trigger;     /* enum rw_type of what was attempted (RW_OPEN, RW_CONNECT, ...) */
+	__u16 detail_len;  /* tail: what was attempted: the path; for connect/send 20 bytes:
+	                    * __u16 family (2/10), __u16 port, 16 address bytes (LE numbers) */
 };
 
 /* ---- userspace records ------------------------------------------------- */

@@ -385,11 +385,11 @@ static __always_inline void record(__u32 action, __u32 rule, __u32 sig, __u16 tr
 	r = (struct rw_enforce *)buf;
 	len &= POL_KEY - 1;
 	r->action = action;
+	r->flags = flags;
 	r->rule = rule;
 	r->sig = sig;
 	r->trigger = trigger;
 	r->detail_len = len;
-	r->flags = flags;
 	if (kernel_detail)
 		bpf_probe_read_kernel(buf + sizeof(*r), len, detail);
 	else

@@ -211,6 +211,8 @@ async fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
             argv_limit: args.argv_limit,
             path_limit: 4096,
             policy_sha256: None,
+            policy: None,
+            recorder_pid: Some(std::process::id()),
             hooks: loaded
                 .hooks()
                 .iter()

@@ -15,6 +15,7 @@ pub mod container;
 pub mod error;
 pub mod event;
 pub mod meta;
+pub mod policy;
 pub mod proctable;
 pub mod reader;
 pub mod snapshot;

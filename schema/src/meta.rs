@@ -80,6 +80,51 @@ pub struct CaptureConfig {
     pub policy_sha256: Option<String>,
     /// Hooks in use and missing.
     pub hooks: Vec<HookStatus>,
+    /// The enforcement policy's rules, when one is loaded, so an enforcement record's
+    /// rule index can be named. Absent in older traces and when no policy is loaded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<PolicySummary>,
+    /// Thread-group id of the recorder, when it wrote it: the policy never acts on the
+    /// recorder or its ancestors. Absent in older traces.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recorder_pid: Option<u32>,
+}
+
+/// The policy a segment was recorded under, compactly (`capture.policy`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PolicySummary {
+    /// The policy's name.
+    pub name: String,
+    /// `enforce` or `monitor`, as the recorder ran it.
+    pub mode: String,
+    /// SHA-256 of the policy file (same as `capture.policy_sha256`).
+    pub sha256: String,
+    /// Every rule, in file order.
+    pub rules: Vec<PolicyRuleSummary>,
+}
+
+/// One rule of a [`PolicySummary`].
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PolicyRuleSummary {
+    /// `rw_enforce.rule`.
+    pub index: u32,
+    /// Rule id.
+    pub id: String,
+    /// Rule name (free text).
+    pub name: String,
+    /// `kill`, `stop`, `deny` or `audit`.
+    pub action: String,
+    /// Operations.
+    pub on: Vec<String>,
+}
+
+impl PolicySummary {
+    /// The rule with this index.
+    pub fn rule(&self, index: u32) -> Option<&PolicyRuleSummary> {
+        self.rules.iter().find(|r| r.index == index)
+    }
 }
 
 /// JSON metadata of a segment header record.
