@@ -227,7 +227,7 @@ static __always_inline struct pol_scratch *pol_scratch(void)
 /* What is known of the acting task and the operation. */
 struct pol_ctx {
 	__u64 ok[POL_WORDS];     /* sets whose string selectors hold */
-	__u64 cand[4];           /* rules of the operation */
+	__u64 cand[POL_WORDS];   /* rules of the operation (words 4-7 zero) */
 	__u64 caps;
 	__u32 uid, euid;
 	__u32 host_ns;           /* every namespace is the host's */
@@ -236,6 +236,22 @@ struct pol_ctx {
 	__u32 block_rule, block_action;  /* first blocking rule that fired (or ~0) */
 	__u32 audit_rule;                /* first audit rule that fired (or ~0) */
 };
+
+/* Word w of a mask on the stack: constant offsets only (the verifier refuses a stack read
+ * at a variable offset). */
+static __always_inline __u64 word(const __u64 *m, __u32 w)
+{
+	switch (w) {
+	case 0: return m[0];
+	case 1: return m[1];
+	case 2: return m[2];
+	case 3: return m[3];
+	case 4: return m[4];
+	case 5: return m[5];
+	case 6: return m[6];
+	default: return m[7];
+	}
+}
 
 static __always_inline bool in_list(const __u32 *list, __u32 n, __u32 v)
 {
@@ -252,7 +268,7 @@ static __always_inline bool set_holds(__u32 idx, struct pol_ctx *c)
 {
 	struct pol_set *s;
 
-	if (!(c->ok[(idx >> 6) & 7] & (1ULL << (idx & 63))))
+	if (!(word(c->ok, idx >> 6) & (1ULL << (idx & 63))))
 		return false;
 	s = bpf_map_lookup_elem(&pol_sets, &idx);
 	if (!s)
@@ -297,7 +313,7 @@ static long decide_one(__u32 i, struct pol_ctx *c)
 
 	if (i >= POL_RULES)
 		return 1;
-	if (!(c->cand[(i >> 6) & 3] & (1ULL << (i & 63))))
+	if (!(word(c->cand, i >> 6) & (1ULL << (i & 63))))
 		return 0;
 	if (!set_holds(idx, c))
 		return 0;
@@ -452,8 +468,10 @@ static __always_inline __u32 key_of(struct pol_str_key *k, char *pb, __u32 start
 		return 0;
 	if (len > POL_KEY - 1)
 		len = POL_KEY - 1;
-	bpf_probe_read_kernel(k->data, len & (POL_KEY - 1), &pb[start & (PATH_LIMIT - 1)]);
-	k->data[len & (POL_KEY - 1)] = 0;
+	barrier_var(len);
+	len &= POL_KEY - 1;
+	bpf_probe_read_kernel(k->data, len, &pb[start & (PATH_LIMIT - 1)]);
+	k->data[len] = 0;
 	k->prefixlen = (len + 1) * 8;
 	return len;
 }
@@ -466,12 +484,17 @@ struct rev_ctx {
 
 static long rev_one(__u32 i, struct rev_ctx *r)
 {
-	__u32 j;
+	__u32 j, k = i;
 
 	if (i >= r->len || i >= POL_KEY)
 		return 1;
-	j = (r->len - 1 - i) & (POL_KEY - 1);
-	r->dst->data[i & (POL_KEY - 1)] = r->src->data[j];
+	j = r->len - 1 - i;
+	/* masks after a barrier: clang would drop them after the compare above */
+	barrier_var(j);
+	j &= POL_KEY - 1;
+	barrier_var(k);
+	k &= POL_KEY - 1;
+	r->dst->data[k] = r->src->data[j];
 	return 0;
 }
 

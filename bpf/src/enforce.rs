@@ -321,6 +321,23 @@ impl Enforcer {
         };
         e.fill(spec)?;
         e.attach()?;
+        // Processes running before the programs were attached; one the kernel has already
+        // seen fork or exec since keeps the kernel's newer state (NO_EXIST).
+        for (t, p) in &spec.procs {
+            let r = e
+                .skel
+                .maps
+                .pol_procs
+                .update(&t.to_le_bytes(), &p.bytes(), MapFlags::NO_EXIST);
+            if let Err(err) = r {
+                if err.kind() != libbpf_rs::ErrorKind::AlreadyExists {
+                    return Err(LoadError::Libbpf {
+                        what: "writing the policy (processes)".into(),
+                        source: err,
+                    });
+                }
+            }
+        }
         Ok(e)
     }
 
@@ -365,9 +382,6 @@ impl Enforcer {
         }
         for t in &spec.exempt {
             put(&m.pol_exempt, &t.to_le_bytes(), &[1], "exemptions")?;
-        }
-        for (t, p) in &spec.procs {
-            put(&m.pol_procs, &t.to_le_bytes(), &p.bytes(), "processes")?;
         }
         let mut c = Vec::with_capacity(472);
         for o in &spec.ops {

@@ -21,9 +21,28 @@ pub struct Cli {
 pub enum Command {
     /// Record the whole system until SIGINT/SIGTERM, or one command's process tree.
     Record(Box<RecordArgs>),
+    /// Enforcement policies: `recorder policy check FILE`.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Internal: waits until the recorder follows this process, then execs the command.
     #[command(name = "__gate", hide = true)]
     Gate(GateArgs),
+}
+
+/// `recorder policy ...`.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Validate a policy, explain each rule in words with the kernel mechanism it will use
+    /// on this machine, and refuse rules this kernel cannot enforce (exit 1).
+    Check(PolicyCheckArgs),
+}
+
+/// `recorder policy check`.
+#[derive(Debug, Args)]
+pub struct PolicyCheckArgs {
+    /// The policy file (YAML; see fixtures/policies/README.md).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
 }
 
 /// `recorder record`.
@@ -110,6 +129,13 @@ pub struct RecordArgs {
     /// kernel.bpf_stats_enabled while recording, then restores it).
     #[arg(long)]
     pub stats: bool,
+    /// Enforce this policy while recording (YAML; see fixtures/policies/README.md). Applied
+    /// whole or not at all; removed when the recorder exits, however it exits.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Override the policy's mode: `monitor` records what it would do and blocks nothing.
+    #[arg(long, value_name = "MODE", value_parser = ["enforce", "monitor"], requires = "policy")]
+    pub policy_mode: Option<String>,
     /// Record this command's process tree, then stop when it exits.
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,

@@ -3,12 +3,14 @@
 //! and turning the kernel's loss counters into loss records.
 
 use crate::cli::RecordArgs;
+use crate::policy;
 use crate::procfs;
 use crate::status::Status;
 use anyhow::{bail, Context};
 use rewind_bpf::{class, Config, Loaded};
 use rewind_schema::event::{Event, EventKind};
 use rewind_schema::meta::{CaptureConfig, HookStatus, SegmentMeta};
+use rewind_schema::policy::Policy;
 use rewind_schema::wire::Loss;
 use rewind_schema::writer::{Rotation, SegmentSummary, TraceWriter, WriterOptions};
 use std::cell::RefCell;
@@ -146,6 +148,30 @@ async fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
         cgroup_ids: cgroup_ids.clone(),
         path_prefixes: path_prefixes.clone(),
     };
+    // The policy is read and checked against this kernel before anything is loaded: a
+    // policy is applied whole or refused, never degraded.
+    let policy = match &args.policy {
+        Some(file) => {
+            let p = Policy::load(file)?;
+            let monitor = args.policy_mode.as_deref() == Some("monitor");
+            let mut compiled = policy::compile(&p, &policy::KernelAbility::probe(), monitor)
+                .map_err(|refusals| {
+                    anyhow::anyhow!(
+                        "{}: refused, nothing is loaded:\n  {}",
+                        file.display(),
+                        refusals
+                            .iter()
+                            .map(|r| r.to_string())
+                            .collect::<Vec<_>>()
+                            .join("\n  ")
+                    )
+                })?;
+            compiled.spec.exempt = policy::exempt_chain(me);
+            compiled.spec.procs = policy::running_processes(&p);
+            Some((p, compiled))
+        }
+        None => None,
+    };
     let stats_was = if args.stats {
         Some(rewind_bpf::enable_stats().context("enabling kernel.bpf_stats_enabled")?)
     } else {
@@ -173,6 +199,25 @@ async fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
+    let _enforcer = match &policy {
+        Some((p, c)) => {
+            let e = rewind_bpf::enforce::Enforcer::load(&c.spec, &loaded)
+                .context("applying the policy (nothing of it stays loaded)")?;
+            eprintln!(
+                "recorder: policy {:?} ({} rules, sha256 {}) in {} mode via {}",
+                p.name,
+                p.rules.len(),
+                p.sha256_hex(),
+                if c.spec.monitor { "monitor" } else { "enforce" },
+                e.hooks.join(", ")
+            );
+            for (r, m) in p.rules.iter().zip(&c.mechanisms) {
+                eprintln!("recorder:   rule {}: {m}", r.id);
+            }
+            Some(e)
+        }
+        None => None,
+    };
 
     // The state snapshot: the whole system, or the followed trees.
     let all = procfs::snapshot(me);
@@ -210,8 +255,14 @@ async fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
             snippet_len: args.snippet_len,
             argv_limit: args.argv_limit,
             path_limit: 4096,
-            policy_sha256: None,
-            policy: None,
+            policy_sha256: policy.as_ref().map(|(p, _)| p.sha256_hex()),
+            policy: policy.as_ref().map(|(p, c)| {
+                let mut sum = p.summary();
+                if c.spec.monitor {
+                    sum.mode = "monitor".into();
+                }
+                sum
+            }),
             recorder_pid: Some(std::process::id()),
             hooks: loaded
                 .hooks()
@@ -266,11 +317,13 @@ async fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
     }));
 
     let cb_sink = sink.clone();
+    let policy = &policy;
     let rb = loaded.ring_buffer(move |data: &[u8]| {
         let mut s = cb_sink.borrow_mut();
         if s.error.is_some() {
             return -1;
         }
+        rate_trip_notice(data, policy.as_ref().map(|(p, _)| p));
         match s.writer.append_raw(data) {
             Ok(()) => {
                 s.records += 1;
@@ -436,6 +489,31 @@ async fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::from(code))
+}
+
+/// Says so when a rule of the policy goes over its kill rate and turns to monitor (the
+/// kernel flags the enforcement record that tripped it).
+fn rate_trip_notice(data: &[u8], policy: Option<&Policy>) {
+    use rewind_schema::wire::enforce::ENFORCE_RATE_TRIPPED;
+    if data.len() < 40 || u16::from_le_bytes([data[0], data[1]]) != 0x0601 {
+        return;
+    }
+    let flags = u16::from_le_bytes([data[26], data[27]]);
+    if flags & ENFORCE_RATE_TRIPPED == 0 {
+        return;
+    }
+    let rule = u32::from_le_bytes([data[28], data[29], data[30], data[31]]);
+    let (id, limit) = policy
+        .and_then(|p| {
+            p.rules
+                .get(rule as usize)
+                .map(|r| (r.id.clone(), p.kill_rate_limit))
+        })
+        .unwrap_or_else(|| (format!("#{rule}"), 0));
+    eprintln!(
+        "recorder: rule {id} acted more than {limit} times in a second: switched to monitor \
+         (its later matches are recorded, not enforced)"
+    );
 }
 
 fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
