@@ -389,7 +389,8 @@ struct rw_enforce {
 	__u32 sig;         /* signal sent: 9 (kill), 19 (stop); 0 otherwise */
 	__u16 trigger;     /* enum rw_type of what was attempted (RW_OPEN, RW_CONNECT, ...) */
 	__u16 detail_len;  /* tail: what was attempted: the path; for connect/send 20 bytes:
-	                    * __u16 family (2/10), __u16 port, 16 address bytes (LE numbers) */
+	                    * __u16 family (2/10), __u16 port, 16 address bytes (LE numbers),
+	                    * then a NUL (stored 21, decoded 20) */
 };
 
 /* ---- userspace records ------------------------------------------------- */

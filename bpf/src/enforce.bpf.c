@@ -406,10 +406,16 @@ static __always_inline void record(__u32 action, __u32 rule, __u32 sig, __u16 tr
 	r->sig = sig;
 	r->trigger = trigger;
 	r->detail_len = len;
-	if (kernel_detail)
+	if (kernel_detail) {
 		bpf_probe_read_kernel(buf + sizeof(*r), len, detail);
-	else
+	} else {
+		/* 20 address bytes and a terminating NUL, which readers strip as they do for
+		 * every string the kernel writes (so an address ending in zeros stays whole) */
 		__builtin_memcpy(buf + sizeof(*r), detail, 20);
+		buf[sizeof(*r) + 20] = 0;
+		len = 21;
+		r->detail_len = len;
+	}
 	fill_hdr(&r->hdr, RW_ENFORCE, sizeof(*r) + len);
 	emit(buf, sizeof(*r) + len);
 }

@@ -53,6 +53,11 @@ impl Recording {
             })
             .collect()
     }
+    /// The first segment's header metadata.
+    pub fn meta(&self) -> rewind_schema::meta::SegmentMeta {
+        let set = TraceSet::open(&[&self.trace]).expect("open trace");
+        set.segments[0].meta.clone()
+    }
     /// Dumps every event (for failure messages).
     pub fn dump(&self) -> String {
         self.events.iter().map(|e| format!("{e:?}\n")).collect()
