@@ -17,6 +17,7 @@ pub mod event;
 pub mod meta;
 pub mod proctable;
 pub mod reader;
+pub mod sign;
 pub mod snapshot;
 pub mod trace;
 pub mod wire;
