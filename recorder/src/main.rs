@@ -9,5 +9,6 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Record(args) => rewind_recorder::record::run(*args),
         Command::Gate(args) => rewind_recorder::gate::run(args),
+        Command::Keygen(args) => rewind_recorder::keygen::run(args),
     }
 }

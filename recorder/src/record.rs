@@ -246,10 +246,13 @@ async fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
         max_records: None,
         max_segments: args.max_segments,
     };
+    let (signing_key, fresh_key) = crate::keylog::signing_key(args.sign_key.as_deref())?;
+    let mut key_log = crate::keylog::KeyLog::open(args.key_log.as_deref(), &meta.trace_id)?;
     let opts = WriterOptions {
         level: args.zstd_level,
         writer_pid: me,
         create_new: !args.force,
+        signing_key: Some(signing_key.clone()),
         ..Default::default()
     };
     if args.force && args.output.exists() {
@@ -257,6 +260,8 @@ async fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
     }
     let mut writer = TraceWriter::create(&args.output, meta, rotation, opts, snapshot)?;
     writer.set_anchor_source(Box::new(procfs::clock_anchor));
+    key_log.start(&signing_key, fresh_key);
+    writer.set_seal_hook(Box::new(move |s| key_log.sealed(s)));
     let sink = Rc::new(RefCell::new(Sink {
         writer,
         records: 0,
