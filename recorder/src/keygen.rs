@@ -31,7 +31,12 @@ fn keygen(args: &KeygenArgs) -> anyhow::Result<String> {
         .create_new(true)
         .mode(0o600)
         .open(&args.out)
-        .with_context(|| format!("{} (an existing key is never overwritten)", args.out.display()))?;
+        .with_context(|| {
+            format!(
+                "{} (an existing key is never overwritten)",
+                args.out.display()
+            )
+        })?;
     f.write_all(sign::signing_key_text(&key).as_bytes())
         .and_then(|_| f.sync_all())
         .with_context(|| args.out.display().to_string())?;

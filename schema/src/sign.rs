@@ -137,10 +137,7 @@ pub fn check_footer(f: &SegmentFooter, expected: Option<&VerifyingKey>) -> Signa
             public_key: key_hex(&key),
         },
         Err(_) => SignatureStatus::Bad {
-            reason: format!(
-                "the signature does not verify under key {}",
-                key_hex(&key)
-            ),
+            reason: format!("the signature does not verify under key {}", key_hex(&key)),
         },
     }
 }
@@ -253,7 +250,8 @@ mod tests {
         let mut f = footer();
         sign_footer(&mut f, &key(7));
         let pk = key(7).verifying_key();
-        let edits: Vec<(&str, Box<dyn Fn(&mut SegmentFooter)>)> = vec![
+        type Edit = Box<dyn Fn(&mut SegmentFooter)>;
+        let edits: Vec<(&str, Edit)> = vec![
             ("trace_id", Box::new(|f| f.trace_id.push('0'))),
             ("seq", Box::new(|f| f.seq += 1)),
             ("prev", Box::new(|f| f.prev_sha256 = None)),
@@ -264,7 +262,10 @@ mod tests {
             ("first_ts", Box::new(|f| f.first_ts += 1)),
             ("last_ts", Box::new(|f| f.last_ts += 1)),
             ("lost", Box::new(|f| f.lost += 1)),
-            ("counts", Box::new(|f| *f.counts.entry("exec".into()).or_default() += 1)),
+            (
+                "counts",
+                Box::new(|f| *f.counts.entry("exec".into()).or_default() += 1),
+            ),
         ];
         for (name, edit) in edits {
             let mut g = f.clone();
@@ -295,7 +296,10 @@ mod tests {
         let mut forged = f.clone();
         forged.sha256 = "cc".repeat(32);
         sign_footer(&mut forged, &key(9));
-        assert!(matches!(check_footer(&forged, None), SignatureStatus::Valid { .. }));
+        assert!(matches!(
+            check_footer(&forged, None),
+            SignatureStatus::Valid { .. }
+        ));
         assert!(matches!(
             check_footer(&forged, Some(&key(7).verifying_key())),
             SignatureStatus::OtherKey { .. }
@@ -308,10 +312,16 @@ mod tests {
         ));
         let mut g = f.clone();
         g.signature = Some("zz".into());
-        assert!(matches!(check_footer(&g, None), SignatureStatus::Bad { .. }));
+        assert!(matches!(
+            check_footer(&g, None),
+            SignatureStatus::Bad { .. }
+        ));
         let mut g = f.clone();
         g.signature = None;
-        assert!(matches!(check_footer(&g, None), SignatureStatus::Bad { .. }));
+        assert!(matches!(
+            check_footer(&g, None),
+            SignatureStatus::Bad { .. }
+        ));
     }
 
     #[test]

@@ -596,7 +596,9 @@ pub fn verify_chain_keyed(
         let (Some((p, pr)), Some(_)) = (prev, last) else {
             continue;
         };
-        let reason = pr.and_then(|r| r.footer.as_ref()).map(|f| f.reason.as_str());
+        let reason = pr
+            .and_then(|r| r.footer.as_ref())
+            .map(|f| f.reason.as_str());
         if let Some(reason) = reason.filter(|r| ROTATION_REASONS.contains(r)) {
             let m = format!(
                 "recording {} ends with {} (segment {}), which was closed for rotation ({reason:?}): the segments after it were not given or were deleted",

@@ -5,8 +5,8 @@
 use crate::error::TraceError;
 use crate::event::{self, Event, EventKind, RecordType};
 use crate::meta::{SegmentFooter, SegmentMeta, FORMAT_MAJOR, FORMAT_MINOR, FORMAT_MINOR_SIGNED};
-use crate::sign::SigningKey;
 use crate::proctable::ProcessTable;
+use crate::sign::SigningKey;
 use crate::snapshot::ProcessSnapshot;
 use crate::wire::{
     JsonRecord, Layout, RecordHeader, SegmentHeaderRecord, FORMAT_MAGIC, MAX_RECORD_SIZE,

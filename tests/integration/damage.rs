@@ -418,7 +418,11 @@ fn segment_cut_at_every_frame_boundary() {
                     "segment {} cut at {cut}: {text}",
                     victim + 1
                 );
-                assert!(flagged("problem:"), "segment {} cut at {cut}: {text}", victim + 1);
+                assert!(
+                    flagged("problem:"),
+                    "segment {} cut at {cut}: {text}",
+                    victim + 1
+                );
                 assert!(text.contains("a later segment"), "{text}");
                 assert!(!text.contains("Chain: verified"), "{text}");
             } else {

@@ -309,7 +309,11 @@ fn unreadable_files_in_a_directory_do_not_hide_the_rest() {
     assert_eq!(set.segments.len(), files.len());
     assert_eq!(set.unreadable.len(), 2, "{:?}", set.unreadable);
     let mut m = set.records();
-    assert_eq!(m.by_ref().count(), all_events, "every intact record is read");
+    assert_eq!(
+        m.by_ref().count(),
+        all_events,
+        "every intact record is read"
+    );
     let errs: Vec<String> = m.errors().iter().map(|e| e.to_string()).collect();
     assert!(
         errs.iter()
@@ -400,7 +404,11 @@ fn full_disk_at_start_leaves_no_file_that_blocks_the_retry() {
         .create()
         .expect_err("the disk is full");
     assert!(e.to_string().contains("t.zst"), "{e}");
-    assert!(!path.exists(), "a failed start left {} behind", path.display());
+    assert!(
+        !path.exists(),
+        "a failed start left {} behind",
+        path.display()
+    );
     std::fs::remove_file(&filler).expect("rm filler");
     let b = TraceBuilder::new(&path)
         .existing(1, 0, "/sbin/init", &["init"], 0)
