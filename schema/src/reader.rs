@@ -307,6 +307,15 @@ impl SegmentReader {
         self.file_len
     }
 
+    /// For a segment without a footer, once read to its end: the SHA-256 its footer would
+    /// hold if the file ended where it ends now (§8 of FORMAT.md). When it equals the next
+    /// segment's `prev_sha256`, nothing but the footer frame is missing.
+    pub fn unsealed_sha256(&self) -> Option<String> {
+        self.footer_sha
+            .is_none()
+            .then(|| hex::encode(self.hasher.clone().finalize()))
+    }
+
     /// The chain verdict; meaningful after the last record was read.
     pub fn seal(&self) -> SegmentSeal {
         match (&self.footer, &self.footer_sha) {

@@ -98,6 +98,8 @@ pub struct SegmentReport {
     pub frames: u64,
     /// Records read (header and footer included).
     pub records: u64,
+    /// Without a footer: the hash of everything read ([`SegmentReader::unsealed_sha256`]).
+    pub unsealed_sha256: Option<String>,
 }
 
 /// One recording: segments sharing a trace id, in sequence order.
@@ -301,6 +303,7 @@ impl Cursor {
                     damage: r.damage().to_vec(),
                     frames: r.frames(),
                     records: r.records(),
+                    unsealed_sha256: r.unsealed_sha256(),
                 });
                 self.reader = None;
             }
@@ -498,13 +501,30 @@ pub fn verify_chain_keyed(
                 Some(SegmentSeal::Unsealed) => match last.filter(|l| l.meta.seq > seg.meta.seq) {
                     // Only the newest segment may lack its footer (a killed recorder): one
                     // missing in the middle was cut, and what followed the cut is gone.
-                    Some(l) => out.push(problem(format!(
-                        "{name}: segment {} has no footer (cut, or its footer removed) but a later segment of recording {} exists ({}, segment {}): its end is missing and its content cannot be verified",
-                        seg.meta.seq,
-                        rec.trace_id,
-                        l.path.display(),
-                        l.meta.seq
-                    ))),
+                    Some(l) => {
+                        // The next segment's link is the hash this one's footer held: equal
+                        // means only the footer frame was removed.
+                        let next = rec
+                            .segments
+                            .iter()
+                            .map(|&j| &set.segments[j])
+                            .find(|n| n.meta.seq == seg.meta.seq + 1);
+                        let have = report.and_then(|r| r.unsealed_sha256.as_ref());
+                        let what = match next {
+                            Some(n) if n.meta.prev_sha256.is_some() && n.meta.prev_sha256.as_ref() == have => {
+                                "only its footer was removed: the content before it matches the next segment's link"
+                            }
+                            Some(_) => "it was cut: the content does not match the next segment's link, records at its end are lost",
+                            None => "its end is missing and its content cannot be verified",
+                        };
+                        out.push(problem(format!(
+                            "{name}: segment {} has no footer, but a later segment of recording {} exists ({}, segment {}): {what}",
+                            seg.meta.seq,
+                            rec.trace_id,
+                            l.path.display(),
+                            l.meta.seq
+                        )))
+                    }
                     None => out.push(note(format!(
                         "{name}: segment {} has no footer (recorder stopped without closing it, or its tail is lost); its content cannot be verified",
                         seg.meta.seq

@@ -424,6 +424,14 @@ fn segment_cut_at_every_frame_boundary() {
                     victim + 1
                 );
                 assert!(text.contains("a later segment"), "{text}");
+                // Cut exactly at the footer: nothing but the footer is gone.
+                let footer_only = cut == fr[fr.len() - 1].0;
+                assert_eq!(
+                    text.contains("only its footer was removed"),
+                    footer_only,
+                    "cut at {cut}: {text}"
+                );
+                assert_eq!(text.contains("records at its end are lost"), !footer_only);
                 assert!(!text.contains("Chain: verified"), "{text}");
             } else {
                 // The newest segment without a footer: a killed recorder looks the same.

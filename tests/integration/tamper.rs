@@ -72,6 +72,17 @@ fn compress(data: &[u8]) -> Vec<u8> {
     c.compress(data).expect("compress")
 }
 
+/// A footer frame holding `footer`, with the common header of the old footer record `old`.
+fn footer_frame(old: &[u8], footer: &SegmentFooter) -> Vec<u8> {
+    let json = serde_json::to_vec(footer).expect("json");
+    let mut rec = old[..24].to_vec();
+    rec[4..8].copy_from_slice(&((32 + json.len()) as u32).to_le_bytes());
+    rec.extend_from_slice(&(json.len() as u32).to_le_bytes());
+    rec.extend_from_slice(&[0; 4]);
+    rec.extend_from_slice(&json);
+    compress(&rec)
+}
+
 /// What the forger does to the signatures.
 #[derive(Clone, Copy, Debug)]
 enum Resign<'a> {
@@ -144,14 +155,8 @@ fn forge(files: &[PathBuf], victim: usize, resign: Resign<'_>) {
             }
             Resign::With(k) => sign::sign_footer(&mut footer, k),
         }
-        let json = serde_json::to_vec(&footer).expect("json");
-        let mut new_rec = rec[..24].to_vec();
-        new_rec[4..8].copy_from_slice(&((32 + json.len()) as u32).to_le_bytes());
-        new_rec.extend_from_slice(&(json.len() as u32).to_le_bytes());
-        new_rec.extend_from_slice(&[0; 4]);
-        new_rec.extend_from_slice(&json);
         assert_eq!(h.rtype, 0xf004);
-        out.extend_from_slice(&compress(&new_rec));
+        out.extend_from_slice(&footer_frame(&rec, &footer));
         std::fs::write(f, &out).expect("write");
         prev = Some(footer.sha256.clone());
     }
@@ -474,14 +479,8 @@ fn one_segment_resealed_by_another_key_is_seen_without_the_key() {
     let rec = zstd::decode_all(&bytes[off..off + n]).expect("footer frame");
     let mut footer: SegmentFooter = serde_json::from_slice(&rec[32..]).expect("json");
     sign::sign_footer(&mut footer, &attacker);
-    let json = serde_json::to_vec(&footer).expect("json");
-    let mut new_rec = rec[..24].to_vec();
-    new_rec[4..8].copy_from_slice(&((32 + json.len()) as u32).to_le_bytes());
-    new_rec.extend_from_slice(&(json.len() as u32).to_le_bytes());
-    new_rec.extend_from_slice(&[0; 4]);
-    new_rec.extend_from_slice(&json);
     let mut out = bytes[..off].to_vec();
-    out.extend_from_slice(&compress(&new_rec));
+    out.extend_from_slice(&footer_frame(&rec, &footer));
     std::fs::write(last, out).expect("write");
     let p = chain_problems(&files);
     assert!(
