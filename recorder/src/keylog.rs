@@ -36,7 +36,7 @@ pub struct KeyLog {
 
 impl KeyLog {
     /// Opens the key log for appending (created 0600 when missing).
-    pub fn open(path: Option<&Path>, trace_id: &str) -> anyhow::Result<Self> {
+    pub fn open(path: Option<&Path>) -> anyhow::Result<Self> {
         let file = match path {
             Some(p) => Some((
                 std::fs::OpenOptions::new()
@@ -51,7 +51,7 @@ impl KeyLog {
         };
         Ok(KeyLog {
             file,
-            trace_id: trace_id.to_string(),
+            trace_id: String::new(),
         })
     }
 
@@ -65,8 +65,9 @@ impl KeyLog {
         }
     }
 
-    /// The line printed when recording starts.
-    pub fn start(&mut self, key: &SigningKey, fresh: bool) {
+    /// The line printed when recording `trace_id` starts.
+    pub fn start(&mut self, trace_id: &str, key: &SigningKey, fresh: bool) {
+        self.trace_id = trace_id.to_string();
         let line = format!(
             "rewind-key trace={} public_key={} source={} head=none",
             self.trace_id,

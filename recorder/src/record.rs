@@ -109,6 +109,9 @@ async fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
             bail!("{}: the output directory does not exist", dir.display());
         }
     }
+    // A bad key or key log is refused before anything is loaded or written.
+    let (signing_key, fresh_key) = crate::keylog::signing_key(args.sign_key.as_deref())?;
+    let mut key_log = crate::keylog::KeyLog::open(args.key_log.as_deref())?;
     rewind_bpf::check_privileges()?;
     let path_prefixes = args.effective_path_prefixes();
     rewind_bpf::check_path_prefixes(&path_prefixes)?;
@@ -246,8 +249,6 @@ async fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
         max_records: None,
         max_segments: args.max_segments,
     };
-    let (signing_key, fresh_key) = crate::keylog::signing_key(args.sign_key.as_deref())?;
-    let mut key_log = crate::keylog::KeyLog::open(args.key_log.as_deref(), &meta.trace_id)?;
     let opts = WriterOptions {
         level: args.zstd_level,
         writer_pid: me,
@@ -260,7 +261,7 @@ async fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
     }
     let mut writer = TraceWriter::create(&args.output, meta, rotation, opts, snapshot)?;
     writer.set_anchor_source(Box::new(procfs::clock_anchor));
-    key_log.start(&signing_key, fresh_key);
+    key_log.start(writer.trace_id(), &signing_key, fresh_key);
     writer.set_seal_hook(Box::new(move |s| key_log.sealed(s)));
     let sink = Rc::new(RefCell::new(Sink {
         writer,

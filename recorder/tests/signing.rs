@@ -125,6 +125,27 @@ fn keygen_sign_key_and_key_log() {
         assert!(r.stderr().contains(l), "stderr has {l}");
     }
 
+    // A bad key file is refused before anything is recorded.
+    let bad = keys.path().join("bad.key");
+    std::fs::write(&bad, "nope").expect("write");
+    let out_dir = tempfile::tempdir().expect("tempdir");
+    let trace = out_dir.path().join("t.zst");
+    let out = recorder()
+        .args(["record", "-q", "-o"])
+        .arg(&trace)
+        .arg("--sign-key")
+        .arg(&bad)
+        .args(["--", "/bin/true"])
+        .output()
+        .expect("recorder");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--sign-key") && err.contains("bad.key") && err.contains("64 hex digits"),
+        "{err}"
+    );
+    assert!(!trace.exists(), "nothing written");
+
     // Another key: every segment is named.
     let other = sign::key_hex(&sign::generate_key().expect("key").verifying_key());
     let (problems, _) = verify(r.dir.path(), &other);

@@ -488,3 +488,38 @@ fn one_segment_resealed_by_another_key_is_seen_without_the_key() {
         "{p:?}"
     );
 }
+
+#[test]
+fn info_json_shows_heads_and_signatures() {
+    let key = SigningKey::from_bytes(&[3; 32]);
+    let pk = sign::key_hex(&key.verifying_key());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let files = signed_recording(dir.path(), Some(&key));
+    let args = info::Args {
+        input: Inputs {
+            traces: files.clone(),
+        },
+        json: true,
+        verify_key: Some(pk.clone()),
+    };
+    let mut out = Vec::new();
+    assert_eq!(info::write(&args, &mut out).expect("info"), Outcome::Clean);
+    let v: serde_json::Value = serde_json::from_slice(&out).expect("json");
+    assert_eq!(v["chain"]["verified"], true);
+    assert_eq!(v["chain"]["signed_by"], pk.as_str());
+    let segs = v["recordings"][0]["segments"].as_array().expect("segments");
+    assert_eq!(segs.len(), files.len());
+    let set = TraceSet::open(&files).expect("open");
+    let mut m = set.records();
+    m.by_ref().for_each(drop);
+    for (seg, r) in segs.iter().zip(m.reports()) {
+        let f = r.footer.as_ref().expect("footer");
+        assert_eq!(
+            seg["sha256"],
+            f.sha256.as_str(),
+            "the head to compare with the log"
+        );
+        assert_eq!(seg["public_key"], pk.as_str());
+        assert_eq!(seg["signature"], "valid");
+    }
+}
