@@ -27,6 +27,17 @@ pub enum Command {
     /// Internal: waits until the recorder follows this process, then execs the command.
     #[command(name = "__gate", hide = true)]
     Gate(GateArgs),
+    /// Write a new ed25519 signing key for `record --sign-key` (mode 0600) and print its
+    /// public key, for `analyzer info --verify-key`.
+    Keygen(KeygenArgs),
+}
+
+/// `recorder keygen`.
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// The private key file to create: the 32-byte seed as 64 hex digits. Never overwritten.
+    #[arg(value_name = "OUT")]
+    pub out: PathBuf,
 }
 
 /// `recorder policy ...`.
@@ -125,6 +136,16 @@ pub struct RecordArgs {
     /// No status line.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Sign every segment footer with this ed25519 key (a file holding the 32-byte seed as
+    /// 64 hex digits, as `recorder keygen` writes it). Without it a fresh key is made for
+    /// this recording; either way its public key is printed at start.
+    #[arg(long, value_name = "FILE")]
+    pub sign_key: Option<PathBuf>,
+    /// Append the public key at start and the new chain head (SHA-256) at every sealed
+    /// segment to this file (created 0600); put it where an attacker on this host cannot
+    /// rewrite it. The same lines always go to stderr.
+    #[arg(long, value_name = "FILE")]
+    pub key_log: Option<PathBuf>,
     /// At the end, print each BPF program's run count and mean cost (turns on
     /// kernel.bpf_stats_enabled while recording, then restores it).
     #[arg(long)]

@@ -4,6 +4,8 @@
 
 pub mod cli;
 pub mod gate;
+pub mod keygen;
+pub mod keylog;
 pub mod policy;
 pub mod policy_check;
 pub mod procfs;

@@ -10,5 +10,6 @@ fn main() -> ExitCode {
         Command::Record(args) => rewind_recorder::record::run(*args),
         Command::Policy(PolicyCommand::Check(args)) => rewind_recorder::policy_check::run(args),
         Command::Gate(args) => rewind_recorder::gate::run(args),
+        Command::Keygen(args) => rewind_recorder::keygen::run(args),
     }
 }

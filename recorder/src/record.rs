@@ -111,6 +111,9 @@ async fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
             bail!("{}: the output directory does not exist", dir.display());
         }
     }
+    // A bad key or key log is refused before anything is loaded or written.
+    let (signing_key, fresh_key) = crate::keylog::signing_key(args.sign_key.as_deref())?;
+    let mut key_log = crate::keylog::KeyLog::open(args.key_log.as_deref())?;
     rewind_bpf::check_privileges()?;
     let path_prefixes = args.effective_path_prefixes();
     rewind_bpf::check_path_prefixes(&path_prefixes)?;
@@ -303,6 +306,7 @@ async fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
         level: args.zstd_level,
         writer_pid: me,
         create_new: !args.force,
+        signing_key: Some(signing_key.clone()),
         ..Default::default()
     };
     if args.force && args.output.exists() {
@@ -310,6 +314,8 @@ async fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
     }
     let mut writer = TraceWriter::create(&args.output, meta, rotation, opts, snapshot)?;
     writer.set_anchor_source(Box::new(procfs::clock_anchor));
+    key_log.start(writer.trace_id(), &signing_key, fresh_key);
+    writer.set_seal_hook(Box::new(move |s| key_log.sealed(s)));
     let sink = Rc::new(RefCell::new(Sink {
         writer,
         records: 0,

@@ -62,6 +62,15 @@ pub enum TraceError {
         #[source]
         source: crate::wire::EncodeError,
     },
+    /// One file of a set could not be read; the others were (see
+    /// [`crate::trace::TraceSet::unreadable`]). `message` names the file and the problem.
+    #[error("{message}")]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// The original error, as text.
+        message: String,
+    },
     /// A record handed to the writer is malformed.
     #[error("{}: refusing malformed record: {reason}", path.display())]
     BadRecord {

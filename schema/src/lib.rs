@@ -18,6 +18,7 @@ pub mod meta;
 pub mod policy;
 pub mod proctable;
 pub mod reader;
+pub mod sign;
 pub mod snapshot;
 pub mod trace;
 pub mod wire;

@@ -6,8 +6,11 @@ use std::collections::BTreeMap;
 
 /// Format major version written by this build. A reader refuses other majors.
 pub const FORMAT_MAJOR: u16 = 1;
-/// Format minor version written by this build. Readers ignore what they do not know.
+/// Format minor version written by this build for unsigned segments. Readers ignore what
+/// they do not know.
 pub const FORMAT_MINOR: u16 = 0;
+/// Format minor version of a signed segment (footer `public_key` and `signature`).
+pub const FORMAT_MINOR_SIGNED: u16 = 1;
 
 /// The host a segment was recorded on.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -174,4 +177,11 @@ pub struct SegmentFooter {
     pub sha256: String,
     /// Why the segment was closed: "size", "time", "records", "shutdown", "error".
     pub reason: String,
+    /// The ed25519 public key that signed this footer, 64 hex digits (format 1.1; absent
+    /// in unsigned footers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
+    /// ed25519 signature of [`crate::sign::signed_message`], 128 hex digits (format 1.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
 }

@@ -97,6 +97,12 @@ pub enum SegmentSeal {
         /// Hash of the bytes.
         actual: String,
     },
+    /// Footer present and the bytes before it match, but the file goes on after the
+    /// footer frame: bytes appended after the seal, which no hash covers.
+    Appended {
+        /// Bytes after the footer frame.
+        bytes: u64,
+    },
 }
 
 /// Reads one segment file.
@@ -119,6 +125,8 @@ pub struct SegmentReader {
     header_ts: u64,
     footer: Option<SegmentFooter>,
     footer_sha: Option<String>,
+    /// File offset just after the footer frame.
+    footer_end: Option<u64>,
     damage: Vec<Damage>,
     frames: u64,
     records: u64,
@@ -164,6 +172,7 @@ impl SegmentReader {
             header_ts: 0,
             footer: None,
             footer_sha: None,
+            footer_end: None,
             damage: Vec::new(),
             frames: 0,
             records: 0,
@@ -298,10 +307,24 @@ impl SegmentReader {
         self.file_len
     }
 
+    /// For a segment without a footer, once read to its end: the SHA-256 its footer would
+    /// hold if the file ended where it ends now (§8 of FORMAT.md). When it equals the next
+    /// segment's `prev_sha256`, nothing but the footer frame is missing.
+    pub fn unsealed_sha256(&self) -> Option<String> {
+        self.footer_sha
+            .is_none()
+            .then(|| hex::encode(self.hasher.clone().finalize()))
+    }
+
     /// The chain verdict; meaningful after the last record was read.
     pub fn seal(&self) -> SegmentSeal {
         match (&self.footer, &self.footer_sha) {
-            (Some(f), Some(actual)) if *actual == f.sha256 => SegmentSeal::Intact,
+            (Some(f), Some(actual)) if *actual == f.sha256 => {
+                match self.footer_end.map(|e| self.file_len.saturating_sub(e)) {
+                    Some(n) if n > 0 => SegmentSeal::Appended { bytes: n },
+                    _ => SegmentSeal::Intact,
+                }
+            }
             (Some(f), Some(actual)) => SegmentSeal::Mismatch {
                 expected: f.sha256.clone(),
                 actual: actual.clone(),
@@ -547,12 +570,16 @@ impl SegmentReader {
                 Ok(data) => {
                     let is_footer = RecordHeader::parse(&data)
                         .is_some_and(|h| h.rtype == RecordType::SegmentFooter as u16);
-                    if is_footer && self.footer.is_none() {
+                    let first_footer = is_footer && self.footer.is_none();
+                    if first_footer {
                         self.footer_sha = Some(hex::encode(self.hasher.clone().finalize()));
                     } else if self.footer.is_some() {
                         self.note(off, len as u64, "a frame after the segment footer".into());
                     }
                     self.hash_consume(len);
+                    if first_footer {
+                        self.footer_end = Some(self.offset());
+                    }
                     self.frames += 1;
                     self.set_frame(data);
                     self.frame_pos = 0;

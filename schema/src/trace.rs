@@ -9,6 +9,7 @@
 use crate::error::TraceError;
 use crate::meta::{ClockAnchor, SegmentFooter, SegmentMeta};
 use crate::reader::{Damage, RawRecord, SegmentReader, SegmentSeal};
+use crate::sign::{check_footer, SignatureStatus, VerifyingKey};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -97,6 +98,8 @@ pub struct SegmentReport {
     pub frames: u64,
     /// Records read (header and footer included).
     pub records: u64,
+    /// Without a footer: the hash of everything read ([`SegmentReader::unsealed_sha256`]).
+    pub unsealed_sha256: Option<String>,
 }
 
 /// One recording: segments sharing a trace id, in sequence order.
@@ -111,6 +114,15 @@ pub struct Recording {
     pub anchor: ClockAnchor,
 }
 
+/// A file given (or found in a directory) that could not be opened as a segment.
+#[derive(Debug, Clone)]
+pub struct UnreadableFile {
+    /// The file.
+    pub path: PathBuf,
+    /// Why, naming the file ("t.000003.zst: not a Rewind trace: the file is empty").
+    pub message: String,
+}
+
 /// Every segment given, grouped into recordings.
 #[derive(Debug, Clone)]
 pub struct TraceSet {
@@ -118,22 +130,44 @@ pub struct TraceSet {
     pub segments: Vec<SegmentHead>,
     /// Recordings, ordered by start time.
     pub recordings: Vec<Recording>,
+    /// Files that are not readable segments (empty, damaged header, not a trace). The
+    /// others are read; [`Merged::errors`] reports these first.
+    pub unreadable: Vec<UnreadableFile>,
 }
 
 impl TraceSet {
-    /// Expands `inputs` and reads every segment header. Any unreadable file or file that is
-    /// not a segment is an error naming it.
+    /// Expands `inputs` and reads every segment header. A file that cannot be opened as a
+    /// segment (a 0-byte file left by a full disk, a damaged header) does not stop the
+    /// others from being read: it is listed in [`unreadable`](Self::unreadable). When no
+    /// file at all is a readable segment, the first error is returned.
     pub fn open<P: AsRef<Path>>(inputs: &[P]) -> Result<Self, TraceError> {
         let paths = expand_inputs(inputs)?;
         let mut segments = Vec::with_capacity(paths.len());
+        let mut unreadable = Vec::new();
+        let mut first_err = None;
         for path in paths {
-            let r = SegmentReader::open(&path)?;
+            let r = match SegmentReader::open(&path) {
+                Ok(r) => r,
+                Err(e) => {
+                    unreadable.push(UnreadableFile {
+                        path,
+                        message: e.to_string(),
+                    });
+                    first_err.get_or_insert(e);
+                    continue;
+                }
+            };
             segments.push(SegmentHead {
                 meta: r.meta().clone(),
                 version: r.version(),
                 file_len: r.file_len(),
                 path,
             });
+        }
+        if segments.is_empty() {
+            if let Some(e) = first_err {
+                return Err(e);
+            }
         }
         let mut recordings: Vec<Recording> = Vec::new();
         for (i, s) in segments.iter().enumerate() {
@@ -163,6 +197,7 @@ impl TraceSet {
         Ok(TraceSet {
             segments,
             recordings,
+            unreadable,
         })
     }
 
@@ -200,7 +235,14 @@ impl TraceSet {
             pending: Vec::new(),
             started: false,
             reports: Vec::new(),
-            errors: Vec::new(),
+            errors: self
+                .unreadable
+                .iter()
+                .map(|u| TraceError::Unreadable {
+                    path: u.path.clone(),
+                    message: u.message.clone(),
+                })
+                .collect(),
             out_of_order: 0,
         }
     }
@@ -261,6 +303,7 @@ impl Cursor {
                     damage: r.damage().to_vec(),
                     frames: r.frames(),
                     records: r.records(),
+                    unsealed_sha256: r.unsealed_sha256(),
                 });
                 self.reader = None;
             }
@@ -349,7 +392,8 @@ impl Merged {
     pub fn reports(&self) -> &[SegmentReport] {
         &self.reports
     }
-    /// Segments that could no longer be opened while reading.
+    /// Files that are not readable segments ([`TraceSet::unreadable`]), then segments
+    /// that could no longer be opened while reading.
     pub fn errors(&self) -> &[TraceError] {
         &self.errors
     }
@@ -416,8 +460,25 @@ pub struct ChainFinding {
     pub message: String,
 }
 
-/// Verifies the SHA-256 chain of every recording from the per-segment reports.
+/// Verifies the SHA-256 chain of every recording from the per-segment reports. Footers
+/// that carry a signature are checked against the key they name (which catches damage, not
+/// forgery: see [`verify_chain_keyed`]).
 pub fn verify_chain(set: &TraceSet, reports: &[SegmentReport]) -> Vec<ChainFinding> {
+    verify_chain_keyed(set, reports, None)
+}
+
+/// Footer reasons of a segment closed because the next one was opened.
+const ROTATION_REASONS: [&str; 3] = ["size", "time", "records"];
+
+/// Like [`verify_chain`], and with `key` every sealed segment must carry a valid signature
+/// by that key (a missing signature, another key or a bad signature is a problem), and a
+/// recording whose last segment given was closed for rotation is a problem: its newer
+/// segments are missing.
+pub fn verify_chain_keyed(
+    set: &TraceSet,
+    reports: &[SegmentReport],
+    key: Option<&VerifyingKey>,
+) -> Vec<ChainFinding> {
     let mut out = Vec::new();
     let note = |m: String| ChainFinding {
         severity: Severity::Note,
@@ -429,18 +490,51 @@ pub fn verify_chain(set: &TraceSet, reports: &[SegmentReport]) -> Vec<ChainFindi
     };
     for rec in &set.recordings {
         let mut prev: Option<(&SegmentHead, Option<&SegmentReport>)> = None;
+        let last = rec.segments.last().map(|&i| &set.segments[i]);
+        let mut signers: Vec<String> = Vec::new();
         for &i in &rec.segments {
             let seg = &set.segments[i];
             let name = seg.path.display();
             let report = reports.iter().find(|r| r.index == i);
             match report.map(|r| &r.seal) {
                 Some(SegmentSeal::Intact) => {}
-                Some(SegmentSeal::Unsealed) => out.push(note(format!(
-                    "{name}: segment {} has no footer (recorder stopped without closing it, or its tail is lost); its content cannot be verified",
-                    seg.meta.seq
-                ))),
+                Some(SegmentSeal::Unsealed) => match last.filter(|l| l.meta.seq > seg.meta.seq) {
+                    // Only the newest segment may lack its footer (a killed recorder): one
+                    // missing in the middle was cut, and what followed the cut is gone.
+                    Some(l) => {
+                        // The next segment's link is the hash this one's footer held: equal
+                        // means only the footer frame was removed.
+                        let next = rec
+                            .segments
+                            .iter()
+                            .map(|&j| &set.segments[j])
+                            .find(|n| n.meta.seq == seg.meta.seq + 1);
+                        let have = report.and_then(|r| r.unsealed_sha256.as_ref());
+                        let what = match next {
+                            Some(n) if n.meta.prev_sha256.is_some() && n.meta.prev_sha256.as_ref() == have => {
+                                "only its footer was removed: the content before it matches the next segment's link"
+                            }
+                            Some(_) => "it was cut: the content does not match the next segment's link, records at its end are lost",
+                            None => "its end is missing and its content cannot be verified",
+                        };
+                        out.push(problem(format!(
+                            "{name}: segment {} has no footer, but a later segment of recording {} exists ({}, segment {}): {what}",
+                            seg.meta.seq,
+                            rec.trace_id,
+                            l.path.display(),
+                            l.meta.seq
+                        )))
+                    }
+                    None => out.push(note(format!(
+                        "{name}: segment {} has no footer (recorder stopped without closing it, or its tail is lost); its content cannot be verified",
+                        seg.meta.seq
+                    ))),
+                },
                 Some(SegmentSeal::Mismatch { expected, actual }) => out.push(problem(format!(
                     "{name}: SHA-256 does not match the footer (footer {expected}, content {actual}): the segment was modified or damaged"
+                ))),
+                Some(SegmentSeal::Appended { bytes }) => out.push(problem(format!(
+                    "{name}: {bytes} bytes after the footer: data was appended after the segment was sealed (no hash or signature covers it)"
                 ))),
                 None => out.push(problem(format!("{name}: segment was not read to its end"))),
             }
@@ -453,6 +547,22 @@ pub fn verify_chain(set: &TraceSet, reports: &[SegmentReport]) -> Vec<ChainFindi
                         "{name}: footer (recording {} segment {}) does not match the header (recording {} segment {})",
                         f.trace_id, f.seq, seg.meta.trace_id, seg.meta.seq
                     )));
+                }
+                match check_footer(f, key) {
+                    SignatureStatus::Valid { public_key } => signers.push(public_key),
+                    SignatureStatus::Missing if key.is_some() => out.push(problem(format!(
+                        "{name}: segment {} is not signed, but a key was given to verify it",
+                        seg.meta.seq
+                    ))),
+                    SignatureStatus::Missing => signers.push("none (unsigned)".into()),
+                    SignatureStatus::OtherKey { public_key } => out.push(problem(format!(
+                        "{name}: segment {} is signed by key {public_key}, not by the key given: it was re-sealed by someone else",
+                        seg.meta.seq
+                    ))),
+                    SignatureStatus::Bad { reason } => out.push(problem(format!(
+                        "{name}: segment {} has a bad signature ({reason}): its footer was modified",
+                        seg.meta.seq
+                    ))),
                 }
             }
             if seg.meta.seq <= 1 && seg.meta.prev_sha256.is_some() {
@@ -493,6 +603,32 @@ pub fn verify_chain(set: &TraceSet, reports: &[SegmentReport]) -> Vec<ChainFindi
                 }
             }
             prev = Some((seg, report));
+        }
+        signers.sort();
+        signers.dedup();
+        if signers.len() > 1 {
+            out.push(problem(format!(
+                "recording {}: its segments are not all sealed by one key ({}): some were re-sealed by someone else",
+                rec.trace_id,
+                signers.join(", ")
+            )));
+        }
+        let (Some((p, pr)), Some(_)) = (prev, last) else {
+            continue;
+        };
+        let reason = pr
+            .and_then(|r| r.footer.as_ref())
+            .map(|f| f.reason.as_str());
+        if let Some(reason) = reason.filter(|r| ROTATION_REASONS.contains(r)) {
+            let m = format!(
+                "recording {} ends with {} (segment {}), which was closed for rotation ({reason:?}): the segments after it were not given or were deleted",
+                rec.trace_id,
+                p.path.display(),
+                p.meta.seq
+            );
+            // Without a key the reason itself may be forged; with one it is signed, and
+            // a verification asked for with a key wants the whole recording.
+            out.push(if key.is_some() { problem(m) } else { note(m) });
         }
     }
     out

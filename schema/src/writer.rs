@@ -4,8 +4,9 @@
 
 use crate::error::TraceError;
 use crate::event::{self, Event, EventKind, RecordType};
-use crate::meta::{SegmentFooter, SegmentMeta, FORMAT_MAJOR, FORMAT_MINOR};
+use crate::meta::{SegmentFooter, SegmentMeta, FORMAT_MAJOR, FORMAT_MINOR, FORMAT_MINOR_SIGNED};
 use crate::proctable::ProcessTable;
+use crate::sign::SigningKey;
 use crate::snapshot::ProcessSnapshot;
 use crate::wire::{
     JsonRecord, Layout, RecordHeader, SegmentHeaderRecord, FORMAT_MAGIC, MAX_RECORD_SIZE,
@@ -36,6 +37,9 @@ pub struct WriterOptions {
     /// Close a frame once it spans this much record time (ns), so that a crash loses at
     /// most this much. The recorder also flushes on a wall-clock timer for quiet periods.
     pub max_frame_age_ns: u64,
+    /// Sign every footer with this ed25519 key (format 1.1). `None`: unsigned footers
+    /// (format 1.0).
+    pub signing_key: Option<SigningKey>,
 }
 
 impl Default for WriterOptions {
@@ -47,6 +51,7 @@ impl Default for WriterOptions {
             create_new: true,
             sync: true,
             max_frame_age_ns: 1_000_000_000,
+            signing_key: None,
         }
     }
 }
@@ -88,6 +93,7 @@ pub struct SegmentWriter {
     frame_first_ts: Option<u64>,
     finished: bool,
     failed: bool,
+    signing_key: Option<SigningKey>,
 }
 
 impl std::fmt::Debug for SegmentWriter {
@@ -150,6 +156,7 @@ impl SegmentWriter {
             frame_first_ts: None,
             finished: false,
             failed: false,
+            signing_key: opts.signing_key.clone(),
         };
         let prev = w.meta.prev_sha256.clone().unwrap_or_default();
         let mut prev_bytes = [0u8; 32];
@@ -164,7 +171,11 @@ impl SegmentWriter {
         let header = SegmentHeaderRecord {
             magic: FORMAT_MAGIC,
             major: FORMAT_MAJOR,
-            minor: FORMAT_MINOR,
+            minor: if w.signing_key.is_some() {
+                FORMAT_MINOR_SIGNED
+            } else {
+                FORMAT_MINOR
+            },
             reserved: 0,
             meta: meta_json,
         };
@@ -173,7 +184,13 @@ impl SegmentWriter {
             header.encode_body(out)
         })?;
         w.push(&rec);
-        w.flush_frame()?;
+        if let Err(e) = w.flush_frame() {
+            // Nothing usable was written (the header frame is cut back to zero bytes): do
+            // not leave an empty file behind that would block a retry (`create_new`).
+            drop(w);
+            let _ = std::fs::remove_file(path);
+            return Err(e);
+        }
         Ok(w)
     }
 
@@ -318,7 +335,7 @@ impl SegmentWriter {
         }
         self.flush_frame()?;
         let sha = hex::encode(self.hasher.clone().finalize());
-        let footer = SegmentFooter {
+        let mut footer = SegmentFooter {
             trace_id: self.meta.trace_id.clone(),
             seq: self.meta.seq,
             records: self.records,
@@ -339,7 +356,12 @@ impl SegmentWriter {
             prev_sha256: self.meta.prev_sha256.clone(),
             sha256: sha,
             reason: reason.to_string(),
+            public_key: None,
+            signature: None,
         };
+        if let Some(k) = &self.signing_key {
+            crate::sign::sign_footer(&mut footer, k);
+        }
         let json = serde_json::to_vec(&footer).unwrap_or_default();
         let mut rec = Vec::new();
         self.userspace_record(&mut rec, RecordType::SegmentFooter, self.last_ts, |out| {
@@ -419,7 +441,11 @@ pub struct TraceWriter {
     scratch: Vec<u8>,
     /// Records appended to the current segment (header and snapshot not counted).
     seg_records: u64,
+    on_seal: Option<SealHook>,
 }
+
+/// Called with every segment the [`TraceWriter`] closes, right after its footer is written.
+pub type SealHook = Box<dyn FnMut(&SegmentSummary) + Send>;
 
 impl std::fmt::Debug for TraceWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -458,6 +484,7 @@ impl TraceWriter {
             summaries: Vec::new(),
             scratch: Vec::new(),
             seg_records: 0,
+            on_seal: None,
         };
         let ts = w.meta.clock.boot_ns;
         w.open_segment(ts)?;
@@ -470,12 +497,64 @@ impl TraceWriter {
         self.anchor = Some(f);
     }
 
+    /// Calls `f` with every segment closed from now on (rotation and finish): the recorder
+    /// prints and logs each new chain head and signature there.
+    pub fn set_seal_hook(&mut self, f: SealHook) {
+        self.on_seal = Some(f);
+    }
+
+    /// The public half of the signing key, if the writer signs.
+    pub fn public_key(&self) -> Option<crate::sign::VerifyingKey> {
+        self.opts.signing_key.as_ref().map(|k| k.verifying_key())
+    }
+
+    /// The recording's id.
+    pub fn trace_id(&self) -> &str {
+        &self.meta.trace_id
+    }
+
+    fn sealed(&mut self, summary: SegmentSummary) {
+        if let Some(f) = self.on_seal.as_mut() {
+            f(&summary);
+        }
+        self.summaries.push(summary);
+    }
+
     fn open_segment(&mut self, ts: u64) -> Result<(), TraceError> {
         if let Some(f) = self.anchor.as_mut() {
             self.meta.clock = f();
         }
         let path = segment_path(&self.base, self.meta.seq);
-        let mut seg = SegmentWriter::create(&path, self.meta.clone(), ts, &self.opts)?;
+        let seg = SegmentWriter::create(&path, self.meta.clone(), ts, &self.opts)?;
+        match self.start_segment(seg, ts) {
+            Ok(seg) => self.current = Some(seg),
+            Err(e) => {
+                // A segment that failed before its snapshot was written (full disk) holds
+                // nothing but a header: remove it so that it neither blocks a retry nor
+                // sits in the directory as an empty segment.
+                let _ = std::fs::remove_file(&path);
+                return Err(e);
+            }
+        }
+        self.seg_records = 0;
+        self.kept.push_back(path);
+        if let Some(max) = self.rotation.max_segments {
+            while self.kept.len() > max.max(1) {
+                if let Some(old) = self.kept.pop_front() {
+                    std::fs::remove_file(&old).map_err(|e| TraceError::io(&old, e))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the process snapshot a new segment opens with.
+    fn start_segment(
+        &mut self,
+        mut seg: SegmentWriter,
+        ts: u64,
+    ) -> Result<SegmentWriter, TraceError> {
+        let path = seg.path().to_path_buf();
         for p in self.table.snapshot() {
             self.scratch.clear();
             let ev = Event {
@@ -492,17 +571,7 @@ impl TraceWriter {
             seg.append_raw(&self.scratch)?;
         }
         seg.flush_frame()?;
-        self.seg_records = 0;
-        self.current = Some(seg);
-        self.kept.push_back(path);
-        if let Some(max) = self.rotation.max_segments {
-            while self.kept.len() > max.max(1) {
-                if let Some(old) = self.kept.pop_front() {
-                    std::fs::remove_file(&old).map_err(|e| TraceError::io(&old, e))?;
-                }
-            }
-        }
-        Ok(())
+        Ok(seg)
     }
 
     fn rotation_due(&self, seg: &SegmentWriter, ts: u64) -> Option<&'static str> {
@@ -560,7 +629,7 @@ impl TraceWriter {
         if let Some(seg) = self.current.take() {
             let summary = seg.finish(reason)?;
             self.meta.prev_sha256 = Some(summary.footer.sha256.clone());
-            self.summaries.push(summary);
+            self.sealed(summary);
         }
         self.meta.seq += 1;
         self.open_segment(ts)
@@ -602,7 +671,7 @@ impl TraceWriter {
     pub fn finish(mut self, reason: &str) -> Result<Vec<SegmentSummary>, TraceError> {
         if let Some(seg) = self.current.take() {
             let s = seg.finish(reason)?;
-            self.summaries.push(s);
+            self.sealed(s);
         }
         Ok(std::mem::take(&mut self.summaries))
     }

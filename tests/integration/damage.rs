@@ -376,3 +376,124 @@ fn huge_skippable_frame_claim_does_not_allocate_it() {
     assert_eq!(d.len(), 1, "{d:?}");
     assert!(d[0].what.contains("skippable"), "{}", d[0]);
 }
+
+/// Copies the recording into a fresh directory; returns the copies.
+fn copy_all(files: &[PathBuf], to: &Path) -> Vec<PathBuf> {
+    files
+        .iter()
+        .map(|f| {
+            let dst = to.join(f.file_name().expect("name"));
+            std::fs::copy(f, &dst).expect("copy");
+            dst
+        })
+        .collect()
+}
+
+#[test]
+fn segment_cut_at_every_frame_boundary() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let files = crate::tamper::signed_recording(dir.path(), None);
+    let last = files.len() - 1;
+    assert!(last >= 2, "{files:?}");
+    for (victim, f) in files.iter().enumerate() {
+        let bytes = std::fs::read(f).expect("read");
+        let fr = frames(&bytes);
+        assert!(fr.len() >= 4, "{}: {fr:?}", f.display());
+        // Every boundary after the header frame, the footer's start (footer removed) included.
+        for &(cut, _, _) in &fr[1..] {
+            let work = tempfile::tempdir().expect("tempdir");
+            let copies = copy_all(&files, work.path());
+            std::fs::write(&copies[victim], &bytes[..cut]).expect("cut");
+            let name = copies[victim].display().to_string();
+            let (outcome, text) = crate::tamper::info_text(&[work.path().to_path_buf()], None);
+            let flagged = |kind: &str| {
+                text.lines()
+                    .any(|l| l.contains(kind) && l.contains(&name) && l.contains("no footer"))
+            };
+            if victim < last {
+                // A later segment exists: the cut segment's end is gone. Damage.
+                assert_eq!(
+                    outcome,
+                    rewind_analyzer::exit::Outcome::Partial,
+                    "segment {} cut at {cut}: {text}",
+                    victim + 1
+                );
+                assert!(
+                    flagged("problem:"),
+                    "segment {} cut at {cut}: {text}",
+                    victim + 1
+                );
+                assert!(text.contains("a later segment"), "{text}");
+                // Cut exactly at the footer: nothing but the footer is gone.
+                let footer_only = cut == fr[fr.len() - 1].0;
+                assert_eq!(
+                    text.contains("only its footer was removed"),
+                    footer_only,
+                    "cut at {cut}: {text}"
+                );
+                assert_eq!(text.contains("records at its end are lost"), !footer_only);
+                assert!(!text.contains("Chain: verified"), "{text}");
+            } else {
+                // The newest segment without a footer: a killed recorder looks the same.
+                assert_eq!(
+                    outcome,
+                    rewind_analyzer::exit::Outcome::Clean,
+                    "newest cut at {cut}: {text}"
+                );
+                assert!(flagged("note:"), "newest cut at {cut}: {text}");
+            }
+        }
+    }
+}
+
+#[test]
+fn bytes_appended_after_the_footer_break_the_seal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let files = crate::tamper::signed_recording(dir.path(), None);
+    for (victim, f) in files.iter().enumerate() {
+        let bytes = std::fs::read(f).expect("read");
+        let fr = frames(&bytes);
+        let record_frame = &bytes[fr[2].0..fr[2].0 + fr[2].1];
+        let footer_frame = &bytes[fr[fr.len() - 1].0..];
+        let skippable = [0x50, 0x2a, 0x4d, 0x18, 4, 0, 0, 0, 1, 2, 3, 4];
+        let appendages: [(&str, &[u8]); 5] = [
+            ("a record frame", record_frame),
+            ("a second footer", footer_frame),
+            ("a skippable frame", &skippable),
+            ("stray bytes", b"xy"),
+            ("garbage", &[0x41; 100]),
+        ];
+        for (what, extra) in appendages {
+            let work = tempfile::tempdir().expect("tempdir");
+            let copies = copy_all(&files, work.path());
+            let mut b = bytes.clone();
+            b.extend_from_slice(extra);
+            std::fs::write(&copies[victim], &b).expect("write");
+            let mut r = SegmentReader::open(&copies[victim]).expect("open");
+            r.by_ref().for_each(drop);
+            assert_eq!(
+                r.seal(),
+                SegmentSeal::Appended {
+                    bytes: extra.len() as u64
+                },
+                "{what} after segment {}",
+                victim + 1
+            );
+            let name = copies[victim].display().to_string();
+            let (outcome, text) = crate::tamper::info_text(&copies, None);
+            assert_eq!(
+                outcome,
+                rewind_analyzer::exit::Outcome::Partial,
+                "{what}: {text}"
+            );
+            assert!(!text.contains("verified"), "{what}: {text}");
+            assert!(
+                text.lines().any(|l| l.contains("problem:")
+                    && l.contains(&name)
+                    && l.contains("after the footer")),
+                "{what} after segment {}: {text}",
+                victim + 1
+            );
+        }
+    }
+}

@@ -6,4 +6,5 @@ mod fixtures;
 mod recorded;
 mod roundtrip;
 mod streaming;
+mod tamper;
 mod util;

@@ -1,10 +1,13 @@
 //! `analyzer info`: what a trace is (host, time span, segments), what it holds (counts by
-//! type), what it missed (loss) and whether it is intact (hash chain).
+//! type), what it missed (loss) and whether it is intact (hash chain, and with
+//! `--verify-key` the recorder's ed25519 signature on every segment).
 
 use crate::exit::Outcome;
 use crate::timefmt;
+use anyhow::Context;
 use rewind_schema::reader::SegmentSeal;
-use rewind_schema::trace::{verify_chain, Severity};
+use rewind_schema::sign::{self, SignatureStatus};
+use rewind_schema::trace::{verify_chain_keyed, Severity};
 use rewind_schema::wire::{Layout, Loss};
 use rewind_schema::RecordType;
 use serde_json::json;
@@ -20,6 +23,11 @@ pub struct Args {
     /// Print one JSON document instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Check every segment's signature against this ed25519 public key (64 hex digits, or
+    /// a file holding them, as `recorder keygen` and the recorder's key log print it). A
+    /// segment unsigned, signed by another key or badly signed is damage (exit 3).
+    #[arg(long, value_name = "KEY")]
+    pub verify_key: Option<String>,
 }
 
 #[derive(Default)]
@@ -40,6 +48,10 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
 
 /// Writes the report on `args.input` to `out`.
 pub fn write(args: &Args, out: &mut impl Write) -> anyhow::Result<Outcome> {
+    let key = match &args.verify_key {
+        Some(k) => Some(sign::public_key_arg(k).context("--verify-key")?),
+        None => None,
+    };
     let set = args.input.open()?;
     let mut stats: Vec<RecStats> = set.recordings.iter().map(|_| RecStats::default()).collect();
     let mut merged = set.records();
@@ -70,9 +82,10 @@ pub fn write(args: &Args, out: &mut impl Write) -> anyhow::Result<Outcome> {
             }
         }
     }
-    let findings = verify_chain(&set, merged.reports());
+    let findings = verify_chain_keyed(&set, merged.reports(), key.as_ref());
     let report_of = |i: usize| merged.reports().iter().find(|r| r.index == i);
     let mut damaged = false;
+    let mut signed = key.is_some();
 
     let mut recordings_json = Vec::new();
     for (ri, rec) in set.recordings.iter().enumerate() {
@@ -87,8 +100,18 @@ pub fn write(args: &Args, out: &mut impl Write) -> anyhow::Result<Outcome> {
                 Some(SegmentSeal::Intact) => "intact",
                 Some(SegmentSeal::Unsealed) => "unsealed",
                 Some(SegmentSeal::Mismatch { .. }) => "MODIFIED",
+                Some(SegmentSeal::Appended { .. }) => "APPENDED",
                 None => "unread",
             };
+            let footer = r.and_then(|r| r.footer.as_ref());
+            let signature = footer.map(|f| match sign::check_footer(f, key.as_ref()) {
+                SignatureStatus::Valid { .. } if key.is_some() => "valid".to_string(),
+                SignatureStatus::Valid { .. } => "unverified (no --verify-key)".to_string(),
+                SignatureStatus::Missing => "none".to_string(),
+                SignatureStatus::OtherKey { .. } => "OTHER KEY".to_string(),
+                SignatureStatus::Bad { .. } => "BAD".to_string(),
+            });
+            signed |= footer.is_some_and(|f| f.signature.is_some());
             let damage: Vec<String> = r
                 .map(|r| r.damage.iter().map(|d| d.to_string()).collect())
                 .unwrap_or_default();
@@ -100,8 +123,11 @@ pub fn write(args: &Args, out: &mut impl Write) -> anyhow::Result<Outcome> {
                 "version": format!("{}.{}", s.version.0, s.version.1),
                 "frames": r.map(|r| r.frames),
                 "records": r.map(|r| r.records),
-                "closed": r.and_then(|r| r.footer.as_ref()).map(|f| f.reason.clone()),
+                "closed": footer.map(|f| f.reason.clone()),
                 "seal": seal,
+                "sha256": footer.map(|f| f.sha256.clone()),
+                "public_key": footer.and_then(|f| f.public_key.clone()),
+                "signature": signature,
                 "damage": damage,
             }));
         }
@@ -143,14 +169,28 @@ pub fn write(args: &Args, out: &mut impl Write) -> anyhow::Result<Outcome> {
     if args.json {
         let doc = json!({
             "recordings": recordings_json,
-            "chain": { "verified": problems.is_empty() && notes.is_empty(), "problems": problems, "notes": notes },
+            "chain": {
+                "verified": problems.is_empty() && notes.is_empty() && errors.is_empty(),
+                "signed_by": key.as_ref().map(sign::key_hex),
+                "problems": problems,
+                "notes": notes,
+            },
             "errors": errors,
             "partial": partial,
         });
         serde_json::to_writer_pretty(&mut *out, &doc)?;
         writeln!(out)?;
     } else {
-        write_text(out, &recordings_json, &problems, &notes, &errors)?;
+        let keyed = key.as_ref().map(sign::key_hex);
+        let t = Text {
+            recs: &recordings_json,
+            problems: &problems,
+            notes: &notes,
+            errors: &errors,
+            signed,
+            key: keyed.as_deref(),
+        };
+        t.write(out)?;
     }
     Ok(if partial {
         Outcome::Partial
@@ -167,14 +207,27 @@ fn s(v: &serde_json::Value) -> String {
     }
 }
 
-fn write_text(
-    out: &mut impl Write,
-    recs: &[serde_json::Value],
-    problems: &[&str],
-    notes: &[&str],
-    errors: &[String],
-) -> anyhow::Result<()> {
-    for r in recs {
+/// What the text report shows.
+struct Text<'a> {
+    recs: &'a [serde_json::Value],
+    problems: &'a [&'a str],
+    notes: &'a [&'a str],
+    errors: &'a [String],
+    /// Some segment is signed, or a key was given: show the signature column.
+    signed: bool,
+    /// The key given, hex.
+    key: Option<&'a str>,
+}
+
+impl Text<'_> {
+    fn write(&self, out: &mut impl Write) -> anyhow::Result<()> {
+        write_text(out, self)
+    }
+}
+
+fn write_text(out: &mut impl Write, t: &Text<'_>) -> anyhow::Result<()> {
+    let (problems, notes, errors) = (t.problems, t.notes, t.errors);
+    for r in t.recs {
         let h = &r["host"];
         writeln!(out, "Recording {}", s(&r["trace_id"]))?;
         writeln!(
@@ -230,15 +283,20 @@ fn write_text(
             .map(|x| s(&x["path"]).len())
             .max()
             .unwrap_or(4);
-        writeln!(
-            out,
-            "    {:>4}  {:<w$} {:>10} {:>7} {:>9}  {:<8} closed",
-            "seq", "file", "size", "frames", "records", "seal"
-        )?;
+        let sig_head = if t.signed { "  signature" } else { "" };
+        let head = format!(
+            "    {:>4}  {:<w$} {:>10} {:>7} {:>9}  {:<8} {:<9}{sig_head}",
+            "seq", "file", "size", "frames", "records", "seal", "closed"
+        );
+        writeln!(out, "{}", head.trim_end())?;
         for seg in r["segments"].as_array().into_iter().flatten() {
-            writeln!(
-                out,
-                "    {:>4}  {:<w$} {:>10} {:>7} {:>9}  {:<8} {}",
+            let sig = if t.signed {
+                format!("  {}", s(&seg["signature"]))
+            } else {
+                String::new()
+            };
+            let line = format!(
+                "    {:>4}  {:<w$} {:>10} {:>7} {:>9}  {:<8} {:<9}{sig}",
                 s(&seg["seq"]),
                 s(&seg["path"]),
                 timefmt::bytes(seg["bytes"].as_u64().unwrap_or(0)),
@@ -246,7 +304,13 @@ fn write_text(
                 s(&seg["records"]),
                 s(&seg["seal"]),
                 s(&seg["closed"]),
-            )?;
+            );
+            writeln!(out, "{}", line.trim_end())?;
+            if t.signed {
+                if let Some(pk) = seg["public_key"].as_str() {
+                    writeln!(out, "          signed by {pk}")?;
+                }
+            }
             for d in seg["damage"].as_array().into_iter().flatten() {
                 writeln!(out, "          DAMAGED {}", s(d))?;
             }
@@ -256,9 +320,15 @@ fn write_text(
             writeln!(out, "    {k:<18} {v:>10}")?;
         }
     }
-    if problems.is_empty() && notes.is_empty() {
-        writeln!(out, "Chain: verified: every segment intact and linked")?;
-    } else if problems.is_empty() {
+    if problems.is_empty() && notes.is_empty() && errors.is_empty() {
+        match t.key {
+            Some(k) => writeln!(
+                out,
+                "Chain: verified: every segment intact, linked and signed by {k}"
+            )?,
+            None => writeln!(out, "Chain: verified: every segment intact and linked")?,
+        }
+    } else if problems.is_empty() && errors.is_empty() {
         writeln!(out, "Chain: no tampering found, with notes:")?;
     } else {
         writeln!(out, "Chain: FAILED")?;
