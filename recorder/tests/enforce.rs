@@ -12,6 +12,12 @@ use rewind_schema::EventKind;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// A policy applies to the whole machine: tests that load one run one at a time.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn policy(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).expect("write policy");
@@ -50,6 +56,7 @@ fn kill_on_open_stops_the_reader_before_it_reads() {
     if !root_or_skip("kill_on_open_stops_the_reader_before_it_reads") {
         return;
     }
+    let _one = serial();
     let dir = tempfile::tempdir().expect("tmp");
     let p = policy(dir.path(), "p.yaml", SHADOW);
     let r = record(
@@ -87,6 +94,7 @@ fn monitor_mode_records_and_blocks_nothing() {
     if !root_or_skip("monitor_mode_records_and_blocks_nothing") {
         return;
     }
+    let _one = serial();
     let dir = tempfile::tempdir().expect("tmp");
     let p = policy(dir.path(), "p.yaml", SHADOW);
     let r = record(
@@ -117,6 +125,7 @@ fn stop_leaves_the_process_stopped_and_alive() {
     if !root_or_skip("stop_leaves_the_process_stopped_and_alive") {
         return;
     }
+    let _one = serial();
     let dir = tempfile::tempdir().expect("tmp");
     let p = policy(
         dir.path(),
@@ -149,6 +158,7 @@ fn network_policy_depends_on_binary_and_privilege() {
     if !root_or_skip("network_policy_depends_on_binary_and_privilege") {
         return;
     }
+    let _one = serial();
     let dir = tempfile::tempdir().expect("tmp");
     let py = std::fs::canonicalize("/usr/bin/python3").expect("python3");
     let p = policy(
@@ -252,6 +262,7 @@ fn the_recorder_itself_is_exempt() {
     if !root_or_skip("the_recorder_itself_is_exempt") {
         return;
     }
+    let _one = serial();
     let dir = tempfile::tempdir().expect("tmp");
     let out = dir.path().join("trace");
     std::fs::create_dir(&out).expect("mkdir");
@@ -314,6 +325,7 @@ fn unenforceable_and_invalid_policies_are_refused() {
     if !root_or_skip("unenforceable_and_invalid_policies_are_refused") {
         return;
     }
+    let _one = serial();
     let dir = tempfile::tempdir().expect("tmp");
     let deny = policy(
         dir.path(),
@@ -381,6 +393,7 @@ fn nothing_of_the_policy_remains_after_sigkill() {
     if !root_or_skip("nothing_of_the_policy_remains_after_sigkill") {
         return;
     }
+    let _one = serial();
     let dir = tempfile::tempdir().expect("tmp");
     let p = policy(dir.path(), "p.yaml", SHADOW);
     let ours = |v: &[String]| v.iter().filter(|n| n.starts_with("enforce_")).count();
