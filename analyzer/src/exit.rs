@@ -29,15 +29,42 @@ pub fn finish(res: anyhow::Result<Outcome>) -> ExitCode {
         Ok(Outcome::Partial) => ExitCode::from(PARTIAL),
         Err(e) if is_broken_pipe(&e) => ExitCode::from(OK),
         Err(e) => {
-            eprintln!("analyzer: error: {e:#}");
+            eprintln!("analyzer: error: {}", message(&e));
             ExitCode::from(ERROR)
         }
     }
 }
 
+/// The error and its causes joined by `: ` like `{:#}`, without repeating a cause that
+/// the message before it already ends with (an I/O error whose message includes its OS
+/// error would otherwise say "Permission denied (os error 13): Permission denied (os
+/// error 13)"), and escaped: messages carry paths and strings from traces.
+pub fn message(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || out.ends_with(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    rewind_schema::text::escape(&out).into_owned()
+}
+
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        let io = c.downcast_ref::<std::io::Error>().map(std::io::Error::kind);
+        // serde_json and csv wrap the writer's error in their own types.
+        let json = c
+            .downcast_ref::<serde_json::Error>()
+            .and_then(serde_json::Error::io_error_kind);
+        let csv = c.downcast_ref::<csv::Error>().and_then(|e| match e.kind() {
+            csv::ErrorKind::Io(io) => Some(io.kind()),
+            _ => None,
+        });
+        [io, json, csv].contains(&Some(std::io::ErrorKind::BrokenPipe))
     })
 }

@@ -442,7 +442,9 @@ fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
         std::process::id(),
         procfs::boot_ns()
     ));
-    std::fs::create_dir(&base).with_context(|| format!("creating {}", base.display()))?;
+    // 0700: the gate's FIFO releases the recorded command.
+    rewind_schema::fsutil::create_private_dir(&base)
+        .with_context(|| format!("creating {}", base.display()))?;
     Ok(base)
 }
 

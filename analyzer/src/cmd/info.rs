@@ -4,6 +4,7 @@
 use crate::exit::Outcome;
 use crate::timefmt;
 use rewind_schema::reader::SegmentSeal;
+use rewind_schema::text::escape;
 use rewind_schema::trace::{verify_chain, Severity};
 use rewind_schema::wire::{Layout, Loss};
 use rewind_schema::RecordType;
@@ -147,7 +148,7 @@ pub fn write(args: &Args, out: &mut impl Write) -> anyhow::Result<Outcome> {
             "errors": errors,
             "partial": partial,
         });
-        serde_json::to_writer_pretty(&mut *out, &doc)?;
+        rewind_schema::text::write_json_pretty(&mut *out, &doc)?;
         writeln!(out)?;
     } else {
         write_text(out, &recordings_json, &problems, &notes, &errors)?;
@@ -159,9 +160,10 @@ pub fn write(args: &Args, out: &mut impl Write) -> anyhow::Result<Outcome> {
     })
 }
 
+/// A value as text; strings (host names, paths, messages) escaped for the terminal.
 fn s(v: &serde_json::Value) -> String {
     match v {
-        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::String(s) => escape(s).into_owned(),
         serde_json::Value::Null => "-".into(),
         other => other.to_string(),
     }
@@ -253,7 +255,7 @@ fn write_text(
         }
         writeln!(out, "  counts by type")?;
         for (k, v) in r["counts"].as_object().into_iter().flatten() {
-            writeln!(out, "    {k:<18} {v:>10}")?;
+            writeln!(out, "    {:<18} {v:>10}", escape(k))?;
         }
     }
     if problems.is_empty() && notes.is_empty() {
@@ -264,13 +266,13 @@ fn write_text(
         writeln!(out, "Chain: FAILED")?;
     }
     for p in problems {
-        writeln!(out, "  problem: {p}")?;
+        writeln!(out, "  problem: {}", escape(p))?;
     }
     for n in notes {
-        writeln!(out, "  note: {n}")?;
+        writeln!(out, "  note: {}", escape(n))?;
     }
     for e in errors {
-        writeln!(out, "  error: {e}")?;
+        writeln!(out, "  error: {}", escape(e))?;
     }
     Ok(())
 }
