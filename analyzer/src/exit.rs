@@ -35,23 +35,10 @@ pub fn finish(res: anyhow::Result<Outcome>) -> ExitCode {
     }
 }
 
-/// The error and its causes joined by `: ` like `{:#}`, without repeating a cause that
-/// the message before it already ends with (an I/O error whose message includes its OS
-/// error would otherwise say "Permission denied (os error 13): Permission denied (os
-/// error 13)"), and escaped: messages carry paths and strings from traces.
+/// The message of `e` with its causes, each said once, escaped
+/// ([`rewind_schema::text::error_message`]).
 pub fn message(e: &anyhow::Error) -> String {
-    let mut out = String::new();
-    for cause in e.chain() {
-        let text = cause.to_string();
-        if text.is_empty() || out.ends_with(&text) {
-            continue;
-        }
-        if !out.is_empty() {
-            out.push_str(": ");
-        }
-        out.push_str(&text);
-    }
-    rewind_schema::text::escape(&out).into_owned()
+    rewind_schema::text::error_message(e.as_ref())
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

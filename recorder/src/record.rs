@@ -44,7 +44,9 @@ pub fn run(args: RecordArgs) -> ExitCode {
     match local.block_on(&rt, record(args)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("recorder: error: {e:#}");
+            // Each cause once, escaped (paths can hold anything).
+            let e: &(dyn std::error::Error + 'static) = e.as_ref();
+            eprintln!("recorder: error: {}", rewind_schema::text::error_message(e));
             ExitCode::from(1)
         }
     }
@@ -539,7 +541,10 @@ fn summary(segs: &[SegmentSummary], records: u64, lost: u64, stop: &Stop) {
     );
     for s in segs {
         if s.path.exists() {
-            eprintln!("recorder: wrote {}", s.path.display());
+            eprintln!(
+                "recorder: wrote {}",
+                rewind_schema::text::Escaped(s.path.display())
+            );
         }
     }
 }

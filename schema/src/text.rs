@@ -71,6 +71,27 @@ impl<T: fmt::Display> fmt::Display for Escaped<T> {
     }
 }
 
+/// An error and its causes joined by `: ` (like anyhow's `{:#}`), without repeating a
+/// cause that the message before it already ends with (`TraceError::Io` says its OS
+/// error and also gives it as its source, which printed "Permission denied (os error
+/// 13): Permission denied (os error 13)"), and escaped: messages carry paths and strings
+/// from traces.
+pub fn error_message(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = String::new();
+    let mut cur = Some(e);
+    while let Some(c) = cur {
+        let text = c.to_string();
+        if !text.is_empty() && !out.ends_with(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+        cur = c.source();
+    }
+    escape(&out).into_owned()
+}
+
 /// A CSV cell: escaped like terminal text (a CSV is read in terminals and editors too),
 /// then, when it starts with `=`, `+`, `-`, `@`, a tab or a CR, prefixed with a single
 /// quote so that no spreadsheet evaluates it as a formula (the OWASP rule for CSV
@@ -231,6 +252,19 @@ mod tests {
         assert!(
             pretty.contains("\n  \"k\\u202e\": [\n    \"a\\u001b"),
             "{pretty}"
+        );
+    }
+
+    #[test]
+    fn error_causes_are_said_once() {
+        let io = io::Error::from_raw_os_error(13);
+        let e = crate::TraceError::Io {
+            path: "/tmp/x\u{1b}".into(),
+            source: io,
+        };
+        assert_eq!(
+            error_message(&e),
+            "/tmp/x\\u{1b}: Permission denied (os error 13)"
         );
     }
 
