@@ -396,6 +396,18 @@ fn closed_pipes_exit_quietly_in_every_format() {
     }
 }
 
+/// True when running as root (uid 0): `/proc/self/status` says so without a libc call.
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|e| e == "0"))
+        })
+        .unwrap_or(false)
+}
+
 /// Runs with a deadline: a reader that blocks fails the test instead of hanging it.
 fn run_with_deadline(args: &[&str], limit: Duration) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_analyzer"))
@@ -470,6 +482,24 @@ fn os_errors_are_said_once_and_long_names_say_so() {
         );
         assert_eq!(err.matches("os error 36").count(), 1, "{err}");
     }
+    // A file this user may not read: EACCES, said once (as root, run as nobody).
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let locked = dir.path().join("locked.zst");
+    std::fs::copy(root().join(HOSTILE), &locked).expect("copy");
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0)).expect("chmod");
+    let mut cmd = if is_root() {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(env!("CARGO_BIN_EXE_analyzer"));
+        c
+    } else {
+        Command::new(env!("CARGO_BIN_EXE_analyzer"))
+    };
+    let o = cmd.arg("info").arg(&locked).output().expect("run");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(err.contains("locked.zst: Permission denied"), "{err}");
+    assert_eq!(err.matches("os error 13").count(), 1, "{err}");
     // An output that cannot be written: the reason once.
     let o = run(&["ingest", HOSTILE, "-o", &through]);
     assert_eq!(o.status.code(), Some(1));
