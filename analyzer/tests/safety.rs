@@ -486,7 +486,7 @@ fn os_errors_are_said_once_and_long_names_say_so() {
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let locked = dir.path().join("locked.zst");
     std::fs::copy(root().join(HOSTILE), &locked).expect("copy");
-    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0)).expect("chmod");
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).expect("chmod");
     let mut cmd = if is_root() {
         let mut c = Command::new("setpriv");
         c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
