@@ -368,6 +368,7 @@ fn closed_pipes_exit_quietly_in_every_format() {
     let trace = big_trace(dir.path());
     let t = trace.to_string_lossy().into_owned();
     for args in [
+        vec!["dump", &t],
         vec!["dump", "--json", &t],
         vec!["timeline", "--all", "--json", &t],
         vec!["timeline", "--all", "--csv", &t],

@@ -222,6 +222,32 @@ fn raw_exec(
     b.event(ts, pid, EventKind::Exec(Box::new(x)))
 }
 
+/// `pid` asks for `labels` over `sock` at `ts` and gets the answer `ip` 100 us later.
+fn dns_exchange(
+    b: &mut TraceBuilder,
+    ts: u64,
+    pid: u32,
+    sock: Sock,
+    id: u16,
+    labels: &[&[u8]],
+    ip: [u8; 4],
+) -> Result<(), TraceError> {
+    for (i, answer) in [None, Some(ip)].into_iter().enumerate() {
+        let q = wire::Snippet {
+            sock,
+            total_len: 0,
+            flags: if answer.is_some() {
+                wire::net::SNIPPET_INBOUND
+            } else {
+                0
+            },
+            data: wire::Payload(dns_msg(id, labels, answer)),
+        };
+        b.event(ts + i as u64 * 100_000, pid, EventKind::Dns(q))?;
+    }
+    Ok(())
+}
+
 fn raw_open(
     b: &mut TraceBuilder,
     ts: u64,
@@ -312,19 +338,15 @@ pub fn hostile(path: &Path) -> Result<Vec<PathBuf>, TraceError> {
     // It resolves a hostile name first.
     let dns_sock = Sock::udp(9100, addr("127.0.0.1:53535"), addr("127.0.0.53:53"));
     let labels: [&[u8]; 3] = [x[0].as_bytes(), x[1].as_bytes(), b"evil"];
-    for (i, answer) in [None, Some([127, 0, 0, 9])].into_iter().enumerate() {
-        let q = wire::Snippet {
-            sock: dns_sock,
-            total_len: 0,
-            flags: if answer.is_some() {
-                wire::net::SNIPPET_INBOUND
-            } else {
-                0
-            },
-            data: wire::Payload(dns_msg(0x4242, &labels, answer)),
-        };
-        b.event(t0 + 6 * MS + i as u64 * 100_000, 5243, EventKind::Dns(q))?;
-    }
+    dns_exchange(
+        &mut b,
+        t0 + 6 * MS,
+        5243,
+        dns_sock,
+        0x4242,
+        &labels,
+        [127, 0, 0, 9],
+    )?;
     let nc_local = addr("127.0.0.1:40500");
     let c2 = addr("127.0.0.9:4444");
     b.connect(t0 + 7 * MS, 5243, 9002, nc_local, c2, 0)?;
@@ -413,19 +435,15 @@ fn hostile_terminal(b: &mut TraceBuilder, t: u64) -> Result<(), TraceError> {
     )?;
     let dns_sock = Sock::udp(9200, addr("127.0.0.1:53600"), addr("127.0.0.53:53"));
     let labels: [&[u8]; 2] = [x, b"evil"];
-    for (i, answer) in [None, Some([127, 0, 0, 10])].into_iter().enumerate() {
-        let q = wire::Snippet {
-            sock: dns_sock,
-            total_len: 0,
-            flags: if answer.is_some() {
-                wire::net::SNIPPET_INBOUND
-            } else {
-                0
-            },
-            data: wire::Payload(dns_msg(0x4343, &labels, answer)),
-        };
-        b.event(t + 2 * MS + i as u64 * 100_000, pid, EventKind::Dns(q))?;
-    }
+    dns_exchange(
+        b,
+        t + 2 * MS,
+        pid,
+        dns_sock,
+        0x4343,
+        &labels,
+        [127, 0, 0, 10],
+    )?;
     let local = addr("127.0.0.1:40600");
     let web = addr("127.0.0.10:80");
     b.connect(t + 3 * MS, pid, 9201, local, web, 0)?;
