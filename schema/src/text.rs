@@ -33,7 +33,7 @@ pub fn is_unsafe(c: char) -> bool {
 /// `\u{1b}`, `\u{202e}`), so the result is one line of visible text. Borrowed when
 /// nothing needs escaping (the common case). Escaping twice is escaping once.
 pub fn escape(s: &str) -> Cow<'_, str> {
-    let Some(first) = s.find(is_unsafe) else {
+    let Some(first) = first_unsafe(s) else {
         return Cow::Borrowed(s);
     };
     let mut out = String::with_capacity(s.len() + 16);
@@ -42,6 +42,22 @@ pub fn escape(s: &str) -> Cow<'_, str> {
         push_escaped(&mut out, c);
     }
     Cow::Owned(out)
+}
+
+/// Where the first [`is_unsafe`] character starts. Every line of a timeline passes here:
+/// ASCII is checked byte by byte, characters are decoded only from the first non-ASCII
+/// byte on.
+fn first_unsafe(s: &str) -> Option<usize> {
+    for (i, &b) in s.as_bytes().iter().enumerate() {
+        if b < 0x20 || b == 0x7f {
+            return Some(i);
+        }
+        if b >= 0x80 {
+            // Only ASCII before it: `i` starts a character.
+            return s[i..].find(is_unsafe).map(|j| i + j);
+        }
+    }
+    None
 }
 
 /// Appends `c`, escaped when it is [`is_unsafe`].
@@ -208,6 +224,13 @@ mod tests {
         );
         assert!(!e.chars().any(is_unsafe));
         assert_eq!(escape(&e), e, "escaping twice is escaping once");
+    }
+
+    #[test]
+    fn unsafe_after_non_ascii_is_found() {
+        assert_eq!(escape("é\u{1b}"), "é\\u{1b}");
+        assert_eq!(escape("日本\u{202e}x"), "日本\\u{202e}x");
+        assert_eq!(escape("a\u{85}"), "a\\u{85}");
     }
 
     #[test]
