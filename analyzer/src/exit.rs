@@ -29,15 +29,29 @@ pub fn finish(res: anyhow::Result<Outcome>) -> ExitCode {
         Ok(Outcome::Partial) => ExitCode::from(PARTIAL),
         Err(e) if is_broken_pipe(&e) => ExitCode::from(OK),
         Err(e) => {
-            eprintln!("analyzer: error: {e:#}");
+            eprintln!("analyzer: error: {}", message(&e));
             ExitCode::from(ERROR)
         }
     }
 }
 
+/// The message of `e` with its causes, each said once, escaped
+/// ([`rewind_schema::text::error_message`]).
+pub fn message(e: &anyhow::Error) -> String {
+    rewind_schema::text::error_message(e.as_ref())
+}
+
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        let io = c.downcast_ref::<std::io::Error>().map(std::io::Error::kind);
+        // serde_json and csv wrap the writer's error in their own types.
+        let json = c
+            .downcast_ref::<serde_json::Error>()
+            .and_then(serde_json::Error::io_error_kind);
+        let csv = c.downcast_ref::<csv::Error>().and_then(|e| match e.kind() {
+            csv::ErrorKind::Io(io) => Some(io.kind()),
+            _ => None,
+        });
+        [io, json, csv].contains(&Some(std::io::ErrorKind::BrokenPipe))
     })
 }

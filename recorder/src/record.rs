@@ -46,7 +46,9 @@ pub fn run(args: RecordArgs) -> ExitCode {
     match local.block_on(&rt, record(args)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("recorder: error: {e:#}");
+            // Each cause once, escaped (paths can hold anything).
+            let e: &(dyn std::error::Error + 'static) = e.as_ref();
+            eprintln!("recorder: error: {}", rewind_schema::text::error_message(e));
             ExitCode::from(1)
         }
     }
@@ -528,7 +530,9 @@ fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
         std::process::id(),
         procfs::boot_ns()
     ));
-    std::fs::create_dir(&base).with_context(|| format!("creating {}", base.display()))?;
+    // 0700: the gate's FIFO releases the recorded command.
+    rewind_schema::fsutil::create_private_dir(&base)
+        .with_context(|| format!("creating {}", base.display()))?;
     Ok(base)
 }
 
@@ -623,7 +627,10 @@ fn summary(segs: &[SegmentSummary], records: u64, lost: u64, stop: &Stop) {
     );
     for s in segs {
         if s.path.exists() {
-            eprintln!("recorder: wrote {}", s.path.display());
+            eprintln!(
+                "recorder: wrote {}",
+                rewind_schema::text::Escaped(s.path.display())
+            );
         }
     }
 }

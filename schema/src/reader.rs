@@ -141,10 +141,48 @@ impl fmt::Debug for SegmentReader {
     }
 }
 
+/// Why a path that is neither a regular file nor a directory cannot be a trace (`None`
+/// for files and directories). A FIFO or a terminal would block a reader, a device could
+/// be endless: refused with a message instead of hanging.
+pub fn not_a_file(md: &std::fs::Metadata) -> Option<String> {
+    let t = md.file_type();
+    if t.is_file() || t.is_dir() {
+        return None;
+    }
+    #[cfg(unix)]
+    let what = {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            "a FIFO (named pipe)"
+        } else if t.is_socket() {
+            "a socket"
+        } else if t.is_char_device() {
+            "a character device"
+        } else if t.is_block_device() {
+            "a block device"
+        } else {
+            "a special file"
+        }
+    };
+    #[cfg(not(unix))]
+    let what = "a special file";
+    Some(format!(
+        "is {what}, not a regular file (a trace must be a file or a directory of segments)"
+    ))
+}
+
 impl SegmentReader {
     /// Opens a segment and reads its header. Fails only when the file cannot be read or is
     /// not a Rewind segment of a supported version.
     pub fn open(path: &Path) -> Result<Self, TraceError> {
+        // Checked before open(2): opening a FIFO waits for a writer, forever.
+        let md = std::fs::metadata(path).map_err(|e| TraceError::io(path, e))?;
+        if let Some(reason) = not_a_file(&md) {
+            return Err(TraceError::NotATrace {
+                path: path.into(),
+                reason,
+            });
+        }
         let file = File::open(path).map_err(|e| TraceError::io(path, e))?;
         let md = file.metadata().map_err(|e| TraceError::io(path, e))?;
         if md.is_dir() {

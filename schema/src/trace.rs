@@ -26,7 +26,20 @@ pub fn expand_inputs<P: AsRef<Path>>(inputs: &[P]) -> Result<Vec<PathBuf>, Trace
     let mut out = Vec::new();
     for input in inputs {
         let p = input.as_ref();
-        if p.is_dir() {
+        // stat(2) once: a missing path may be a glob pattern; any other failure (a name
+        // too long, a denied directory) is reported as the OS says it.
+        let md = match std::fs::metadata(p) {
+            Ok(md) => Some(md),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(TraceError::io(p, e)),
+        };
+        if let Some(reason) = md.as_ref().and_then(crate::reader::not_a_file) {
+            return Err(TraceError::NotATrace {
+                path: p.to_path_buf(),
+                reason,
+            });
+        }
+        if md.as_ref().is_some_and(|m| m.is_dir()) {
             let rd = std::fs::read_dir(p).map_err(|e| TraceError::io(p, e))?;
             let mut found: Vec<PathBuf> = rd
                 .filter_map(|e| e.ok().map(|e| e.path()))
@@ -39,7 +52,7 @@ pub fn expand_inputs<P: AsRef<Path>>(inputs: &[P]) -> Result<Vec<PathBuf>, Trace
             }
             found.sort();
             out.extend(found);
-        } else if p.exists() {
+        } else if md.is_some() {
             out.push(p.to_path_buf());
         } else {
             let s = p.to_string_lossy();

@@ -4,6 +4,7 @@
 
 use crate::error::TraceError;
 use crate::event::{self, Event, EventKind, RecordType};
+use crate::fsutil::{create_private, Existing};
 use crate::meta::{SegmentFooter, SegmentMeta, FORMAT_MAJOR, FORMAT_MINOR, FORMAT_MINOR_SIGNED};
 use crate::proctable::ProcessTable;
 use crate::sign::SigningKey;
@@ -13,7 +14,7 @@ use crate::wire::{
 };
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, VecDeque};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -118,14 +119,13 @@ impl SegmentWriter {
         if meta.prev_sha256.as_deref() == Some("") {
             meta.prev_sha256 = None;
         }
-        let mut oo = OpenOptions::new();
-        oo.write(true);
-        if opts.create_new {
-            oo.create_new(true);
+        // 0600 whatever the umask: a trace holds argv, payloads and credentials.
+        let existing = if opts.create_new {
+            Existing::Refuse
         } else {
-            oo.create(true).truncate(true);
-        }
-        let file = oo.open(path).map_err(|e| TraceError::io(path, e))?;
+            Existing::Truncate
+        };
+        let file = create_private(path, existing).map_err(|e| TraceError::io(path, e))?;
         let mut compressor =
             zstd::bulk::Compressor::new(opts.level).map_err(|e| TraceError::io(path, e))?;
         compressor

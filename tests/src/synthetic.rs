@@ -156,6 +156,17 @@ pub const HOSTILE: [&str; 6] = [
     "\u{1b}[31mred\u{7}\r\nforged line\u{0}nul",
 ];
 
+/// A string aimed at the terminal of whoever reads the evidence: an OSC title change,
+/// a screen clear, CR LF and a line that looks like output, a C1 CSI (U+009B) and NEL
+/// (U+0085), a right-to-left override that shows `exe.jpg` for `gpj.exe`, an isolate
+/// and DEL. Short enough for one DNS label.
+pub const TERMINAL: &str =
+    "\u{1b}]0;pwned\u{7}\u{1b}[2J\r\nFORGED line\u{9b}31m\u{85}\u{202e}gpj.exe\u{2066}\u{7f}";
+
+/// [`TERMINAL`] without the C0 controls that HTTP parsers refuse in a header: what
+/// survives into a parsed HTTP head.
+pub const TERMINAL_HTTP: &str = "x\u{9b}31m\u{85}\u{202e}gpj.exe\u{2066}";
+
 /// A DNS query (or answer -> `ip`) for `labels`, which may hold any bytes.
 fn dns_msg(id: u16, labels: &[&[u8]], answer: Option<[u8; 4]>) -> Vec<u8> {
     let mut b = Vec::new();
@@ -211,6 +222,32 @@ fn raw_exec(
     b.event(ts, pid, EventKind::Exec(Box::new(x)))
 }
 
+/// `pid` asks for `labels` over `sock` at `ts` and gets the answer `ip` 100 us later.
+fn dns_exchange(
+    b: &mut TraceBuilder,
+    ts: u64,
+    pid: u32,
+    sock: Sock,
+    id: u16,
+    labels: &[&[u8]],
+    ip: [u8; 4],
+) -> Result<(), TraceError> {
+    for (i, answer) in [None, Some(ip)].into_iter().enumerate() {
+        let q = wire::Snippet {
+            sock,
+            total_len: 0,
+            flags: if answer.is_some() {
+                wire::net::SNIPPET_INBOUND
+            } else {
+                0
+            },
+            data: wire::Payload(dns_msg(id, labels, answer)),
+        };
+        b.event(ts + i as u64 * 100_000, pid, EventKind::Dns(q))?;
+    }
+    Ok(())
+}
+
 fn raw_open(
     b: &mut TraceBuilder,
     ts: u64,
@@ -242,7 +279,7 @@ pub fn hostile(path: &Path) -> Result<Vec<PathBuf>, TraceError> {
     let huge = format!("{}{}", x[0], "A".repeat(100 * 1024));
     let mut b = TraceBuilder::new(path)
         .host(HostInfo {
-            hostname: format!("host{}", x[1]),
+            hostname: format!("host{}{TERMINAL}", x[1]),
             machine_id: "0123456789abcdef0123456789abcdef".into(),
             kernel_release: format!("6.18{}", x[3]),
             boot_id: "00000000-0000-4000-8000-00000000beef".into(),
@@ -301,19 +338,15 @@ pub fn hostile(path: &Path) -> Result<Vec<PathBuf>, TraceError> {
     // It resolves a hostile name first.
     let dns_sock = Sock::udp(9100, addr("127.0.0.1:53535"), addr("127.0.0.53:53"));
     let labels: [&[u8]; 3] = [x[0].as_bytes(), x[1].as_bytes(), b"evil"];
-    for (i, answer) in [None, Some([127, 0, 0, 9])].into_iter().enumerate() {
-        let q = wire::Snippet {
-            sock: dns_sock,
-            total_len: 0,
-            flags: if answer.is_some() {
-                wire::net::SNIPPET_INBOUND
-            } else {
-                0
-            },
-            data: wire::Payload(dns_msg(0x4242, &labels, answer)),
-        };
-        b.event(t0 + 6 * MS + i as u64 * 100_000, 5243, EventKind::Dns(q))?;
-    }
+    dns_exchange(
+        &mut b,
+        t0 + 6 * MS,
+        5243,
+        dns_sock,
+        0x4242,
+        &labels,
+        [127, 0, 0, 9],
+    )?;
     let nc_local = addr("127.0.0.1:40500");
     let c2 = addr("127.0.0.9:4444");
     b.connect(t0 + 7 * MS, 5243, 9002, nc_local, c2, 0)?;
@@ -373,12 +406,94 @@ pub fn hostile(path: &Path) -> Result<Vec<PathBuf>, TraceError> {
         }
         b.exit(t + 3 * MS, pid, 0)?;
     }
+    hostile_terminal(&mut b, t1 + 20 * S)?;
     // Exfiltration to the hostile name's address.
     b.close(t1 + 30 * S, 5243, 9002, nc_local, c2, 4_096, 812, 30 * S)?;
     b.exit(t1 + 30 * S + MS, 5244, 0)?;
     b.exit(t1 + 30 * S + 2 * MS, 5243, 0)?;
     b.exit(t1 + 30 * S + 3 * MS, 5242, 0)?;
     b.finish()
+}
+
+/// A dropped binary whose every string is [`TERMINAL`] (path, argv, task name), resolving
+/// a [`TERMINAL`] DNS name, talking HTTP with [`TERMINAL_HTTP`] headers, connecting to a
+/// [`TERMINAL`] unix socket and writing a [`TERMINAL`] file: every way a trace string
+/// reaches a terminal (issue 14, point 10).
+fn hostile_terminal(b: &mut TraceBuilder, t: u64) -> Result<(), TraceError> {
+    let x = TERMINAL.as_bytes();
+    let pid = 5260;
+    b.fork(t, 5244, pid)?;
+    let exe = [b"/tmp/".as_slice(), x].concat();
+    raw_exec(
+        b,
+        t + MS,
+        pid,
+        5244,
+        &exe,
+        vec![x.to_vec(), b"--to".to_vec(), x.to_vec()],
+        x,
+    )?;
+    let dns_sock = Sock::udp(9200, addr("127.0.0.1:53600"), addr("127.0.0.53:53"));
+    let labels: [&[u8]; 2] = [x, b"evil"];
+    dns_exchange(
+        b,
+        t + 2 * MS,
+        pid,
+        dns_sock,
+        0x4343,
+        &labels,
+        [127, 0, 0, 10],
+    )?;
+    let local = addr("127.0.0.1:40600");
+    let web = addr("127.0.0.10:80");
+    b.connect(t + 3 * MS, pid, 9201, local, web, 0)?;
+    let h = TERMINAL_HTTP;
+    for (i, (flags, head)) in [
+        (
+            0,
+            format!("GET /{h} HTTP/1.1\r\nHost: {h}\r\nUser-Agent: {h}\r\n\r\n"),
+        ),
+        (
+            wire::net::SNIPPET_INBOUND,
+            format!("HTTP/1.1 302 {h}\r\nLocation: /{h}\r\nServer: {h}\r\n\r\n"),
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut snip = wire::Snippet {
+            sock: Sock::tcp(9201, local, web),
+            total_len: 0,
+            flags,
+            data: wire::Payload(head.into_bytes()),
+        };
+        snip.total_len = snip.data.0.len() as u32;
+        b.event(t + 4 * MS + i as u64 * MS, pid, EventKind::Snippet(snip))?;
+    }
+    b.close(t + 7 * MS, pid, 9201, local, web, 120, 90, 4 * MS)?;
+    // The record grows (connect outcomes); new fields keep their defaults.
+    #[allow(clippy::needless_update)]
+    let unix = wire::Connect {
+        sock: Sock {
+            cookie: 9202,
+            family: wire::net::AF_UNIX,
+            sock_type: 1,
+            ..Default::default()
+        },
+        ret: -111,
+        path: [b"/run/".as_slice(), x, b".sock"].concat().into(),
+        ..Default::default()
+    };
+    b.event(t + 8 * MS, pid, EventKind::Connect(unix))?;
+    raw_open(
+        b,
+        t + 9 * MS,
+        pid,
+        &[b"/tmp/".as_slice(), x].concat(),
+        0o1101,
+        3,
+    )?;
+    b.exit(t + 10 * MS, pid, 0)
 }
 
 /// Every synthetic fixture: (file name under `fixtures/synthetic/`, generator). The

@@ -6,6 +6,7 @@
 use super::Tables;
 use anyhow::Context;
 use polars::prelude::*;
+use rewind_schema::fsutil;
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -79,7 +80,7 @@ the tables in it ({})",
             }
         }
     }
-    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))
+    fsutil::create_private_dir_all(dir).with_context(|| format!("creating {}", dir.display()))
 }
 
 fn str_values(df: &DataFrame, name: &str) -> PolarsResult<Vec<String>> {
@@ -95,7 +96,8 @@ fn str_values(df: &DataFrame, name: &str) -> PolarsResult<Vec<String>> {
 /// order; rows keep the table's order (time order for events).
 pub fn write_table(dir: &Path, name: &'static str, df: &DataFrame) -> anyhow::Result<TableSummary> {
     let base = dir.join(name);
-    fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
+    fsutil::create_private_dir_all(&base)
+        .with_context(|| format!("creating {}", base.display()))?;
     let hosts = str_values(df, "host")?;
     let days = str_values(df, "day")?;
     let keys: BTreeSet<(&str, &str)> = hosts
@@ -114,10 +116,12 @@ pub fn write_table(dir: &Path, name: &'static str, df: &DataFrame) -> anyhow::Re
         let pdir = base
             .join(format!("host={}", partition_value(host)))
             .join(format!("day={}", partition_value(day)));
-        fs::create_dir_all(&pdir).with_context(|| format!("creating {}", pdir.display()))?;
+        fsutil::create_private_dir_all(&pdir)
+            .with_context(|| format!("creating {}", pdir.display()))?;
         let path = pdir.join("part-0.parquet");
         let tmp = pdir.join(".part-0.parquet.tmp");
-        let f = fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        let f = fsutil::create_private(&tmp, fsutil::Existing::Truncate)
+            .with_context(|| format!("creating {}", tmp.display()))?;
         ParquetWriter::new(f)
             .finish(&mut part)
             .map_err(anyhow::Error::from)

@@ -7,6 +7,7 @@ use super::{destination_frame, event_frame, Collector};
 use crate::model::Model;
 use crate::timefmt;
 use polars::prelude::*;
+use rewind_schema::text::escape;
 use rewind_schema::RecordType;
 use serde::Serialize;
 use std::io::Write;
@@ -327,12 +328,17 @@ fn table(
     rows: &[Vec<String>],
 ) -> std::io::Result<()> {
     writeln!(out, "## {title}")?;
+    // Cells hold the trace's names (processes, destinations, binaries): escaped.
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| escape(c).into_owned()).collect())
+        .collect();
     if rows.is_empty() {
         writeln!(out, "(none)")?;
         return writeln!(out);
     }
     let mut w: Vec<usize> = head.iter().map(|h| h.chars().count()).collect();
-    for r in rows {
+    for r in &rows {
         for (i, c) in r.iter().enumerate() {
             if let Some(x) = w.get_mut(i) {
                 *x = (*x).max(c.chars().count());
@@ -377,7 +383,7 @@ fn table(
                 .collect()
         )
     )?;
-    for r in rows {
+    for r in &rows {
         writeln!(out, "{}", line(r.iter().map(String::as_str).collect()))?;
     }
     writeln!(out)
@@ -502,7 +508,7 @@ fn cut(s: &str, max: usize) -> String {
 
 /// Writes the statistics as one JSON document.
 pub fn write_json(s: &Stats, out: &mut impl Write) -> anyhow::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, s)?;
+    rewind_schema::text::write_json_pretty(&mut *out, s)?;
     writeln!(out)?;
     Ok(())
 }

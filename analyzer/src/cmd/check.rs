@@ -7,6 +7,8 @@ use crate::exit::Outcome;
 use crate::replay::{ReplayOptions, Sink};
 use crate::timeline::{Filter, Format, Timeline};
 use anyhow::Context;
+use rewind_schema::fsutil;
+use rewind_schema::text::{escape, Escaped};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -113,12 +115,14 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if args.bless {
-        std::fs::create_dir_all(&args.expect)
+        fsutil::create_private_dir_all(&args.expect)
             .with_context(|| format!("creating {}", args.expect.display()))?;
         for (name, bytes) in &outs {
             let path = args.expect.join(name);
-            std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
-            writeln!(out, "blessed {}", path.display())?;
+            fsutil::create_private(&path, fsutil::Existing::Truncate)
+                .and_then(|mut f| f.write_all(bytes))
+                .with_context(|| format!("writing {}", path.display()))?;
+            writeln!(out, "blessed {}", Escaped(path.display()))?;
         }
         return Ok(Outcome::Clean);
     }
@@ -130,29 +134,33 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             Err(e) => {
                 writeln!(
                     out,
-                    "MISSING {}: {e} (run with --bless to create it)",
-                    path.display()
+                    "MISSING {}: {} (run with --bless to create it)",
+                    Escaped(path.display()),
+                    Escaped(e)
                 )?;
                 bad.push(name.clone());
                 continue;
             }
         };
         if &expected == actual {
-            writeln!(out, "ok      {}", path.display())?;
+            writeln!(out, "ok      {}", Escaped(path.display()))?;
             continue;
         }
         bad.push(name.clone());
-        writeln!(out, "DIFFERS {}", path.display())?;
+        writeln!(out, "DIFFERS {}", Escaped(path.display()))?;
         let e = String::from_utf8_lossy(&expected);
         let a = String::from_utf8_lossy(actual);
         let diff = similar::TextDiff::from_lines(e.as_ref(), a.as_ref());
-        write!(
-            out,
-            "{}",
-            diff.unified_diff()
-                .context_radius(2)
-                .header(&format!("expected {}", path.display()), "actual")
-        )?;
+        let text = diff
+            .unified_diff()
+            .context_radius(2)
+            .header(&format!("expected {}", path.display()), "actual")
+            .to_string();
+        // An expectation file may hold anything: each diff line escaped, on its own line.
+        for line in text.split_inclusive('\n') {
+            let body = line.strip_suffix('\n').unwrap_or(line);
+            writeln!(out, "{}", escape(body))?;
+        }
     }
     if bad.is_empty() {
         Ok(Outcome::Clean)

@@ -9,6 +9,7 @@ use crate::model::Model;
 use crate::replay::{replay, ReplayOptions, ReplayStats, Sink};
 use crate::timefmt;
 use anyhow::Context;
+use rewind_schema::text::{escape, Escaped};
 use rewind_schema::trace::TraceSet;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
@@ -79,12 +80,16 @@ pub fn load_sigma(args: &RuleArgs) -> anyhow::Result<Option<Box<dyn ExternalRule
     let set = crate::detect::sigma::SigmaRules::load_dir(dir)
         .with_context(|| format!("cannot load Sigma rules from {}", dir.display()))?;
     for (path, why) in set.skipped() {
-        eprintln!("analyzer: note: Sigma rule {path} not evaluated: {why}");
+        eprintln!(
+            "analyzer: note: Sigma rule {} not evaluated: {}",
+            Escaped(path),
+            Escaped(why)
+        );
     }
     if set.is_empty() {
         eprintln!(
             "analyzer: note: no Sigma rule in {} can be evaluated",
-            dir.display()
+            Escaped(dir.display())
         );
     }
     Ok(Some(Box::new(set)))
@@ -177,7 +182,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let mut out = BufWriter::new(stdout.lock());
     if args.json {
         for f in &d.findings {
-            serde_json::to_writer(&mut out, f)?;
+            rewind_schema::text::write_json(&mut out, f)?;
             out.write_all(b"\n")?;
         }
     } else {
@@ -200,9 +205,9 @@ pub fn write_findings(out: &mut impl Write, d: &Detection) -> std::io::Result<()
             "{}  {} {}  {}  [{}]",
             timefmt::wall(f.wall_ns),
             sev_tag(f.rule.severity),
-            f.rule.id,
-            f.rule.title,
-            f.rule.attack.join(", ")
+            escape(&f.rule.id),
+            escape(&f.rule.title),
+            escape(&f.rule.attack.join(", "))
         )?;
         let times = if f.count > 1 {
             format!(
@@ -213,14 +218,14 @@ pub fn write_findings(out: &mut impl Write, d: &Detection) -> std::io::Result<()
         } else {
             String::new()
         };
-        writeln!(out, "    {}{times}", f.explanation)?;
+        writeln!(out, "    {}{times}", escape(&f.explanation))?;
         for e in &f.evidence {
             writeln!(
                 out,
                 "      {}  {:<20} {}",
                 timefmt::wall(e.wall_ns),
-                e.process,
-                e.text
+                escape(&e.process),
+                escape(&e.text)
             )?;
         }
     }

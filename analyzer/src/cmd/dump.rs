@@ -3,6 +3,7 @@
 use crate::describe::describe;
 use crate::exit::Outcome;
 use crate::timefmt;
+use rewind_schema::text::{escape, Escaped};
 use rewind_schema::RecordType;
 use std::io::{BufWriter, Write};
 
@@ -42,7 +43,7 @@ pub fn write(args: &Args, out: &mut impl Write) -> anyhow::Result<Outcome> {
                         o.insert("time".into(), time.into());
                         o.insert("host".into(), seg.meta.host.hostname.clone().into());
                     }
-                    serde_json::to_writer(&mut *out, &v)?;
+                    rewind_schema::text::write_json(&mut *out, &v)?;
                     writeln!(out)?;
                 } else {
                     let anchor = &set.recordings[m.recording].anchor;
@@ -53,7 +54,7 @@ pub fn write(args: &Args, out: &mut impl Write) -> anyhow::Result<Outcome> {
                         ev.tid,
                         ev.cpu,
                         ev.kind.record_type().name(),
-                        describe(&ev, anchor)
+                        escape(&describe(&ev, anchor))
                     )?;
                 }
             }
@@ -68,13 +69,18 @@ pub fn write(args: &Args, out: &mut impl Write) -> anyhow::Result<Outcome> {
                         "type": "undecodable", "record_type": name, "size": h.size,
                         "error": e.to_string(),
                     });
-                    serde_json::to_writer(&mut *out, &v)?;
+                    rewind_schema::text::write_json(&mut *out, &v)?;
                     writeln!(out)?;
                 } else {
                     writeln!(
                         out,
-                        "{time} {:>7}/{:<7} cpu{:<2} {:<16} undecodable ({} bytes): {e}",
-                        h.pid, h.tid, h.cpu, name, h.size
+                        "{time} {:>7}/{:<7} cpu{:<2} {:<16} undecodable ({} bytes): {}",
+                        h.pid,
+                        h.tid,
+                        h.cpu,
+                        name,
+                        h.size,
+                        Escaped(&e)
                     )?;
                 }
             }

@@ -4,6 +4,7 @@
 use super::detect::{detect, sev_tag, Detection, RuleArgs};
 use crate::exit::Outcome;
 use crate::timefmt;
+use rewind_schema::text::escape;
 use std::io::{BufWriter, Write};
 
 /// Arguments of `analyzer incidents`.
@@ -33,7 +34,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         for inc in &d.incidents {
             let findings: Vec<_> = inc.findings.iter().map(|&i| &d.findings[i]).collect();
             let v = serde_json::json!({ "incident": inc, "findings": findings });
-            serde_json::to_writer(&mut out, &v)?;
+            rewind_schema::text::write_json(&mut out, &v)?;
             out.write_all(b"\n")?;
         }
     } else {
@@ -52,7 +53,7 @@ pub fn write_incidents(out: &mut impl Write, d: &Detection) -> std::io::Result<(
             "Incident {}  {} {}",
             inc.id,
             sev_tag(inc.severity).trim_end(),
-            inc.title
+            escape(&inc.title)
         )?;
         writeln!(
             out,
@@ -61,9 +62,9 @@ pub fn write_incidents(out: &mut impl Write, d: &Detection) -> std::io::Result<(
             timefmt::wall(inc.end_wall_ns),
             timefmt::duration(span)
         )?;
-        writeln!(out, "  root:     {}", inc.root)?;
-        writeln!(out, "  entry:    {}", inc.entry)?;
-        writeln!(out, "  ATT&CK:   {}", inc.attack.join(", "))?;
+        writeln!(out, "  root:     {}", escape(&inc.root))?;
+        writeln!(out, "  entry:    {}", escape(&inc.entry))?;
+        writeln!(out, "  ATT&CK:   {}", escape(&inc.attack.join(", ")))?;
         writeln!(out, "  processes: {}", inc.processes.len())?;
         writeln!(out, "  story:")?;
         // Findings and their evidence, merged in time order, each event once.
@@ -79,8 +80,8 @@ pub fn write_incidents(out: &mut impl Write, d: &Detection) -> std::io::Result<(
                         format!(
                             "    {}  {:<20} {}",
                             timefmt::wall(e.wall_ns),
-                            e.process,
-                            e.text
+                            escape(&e.process),
+                            escape(&e.text)
                         ),
                     ));
                 }
@@ -97,8 +98,8 @@ pub fn write_incidents(out: &mut impl Write, d: &Detection) -> std::io::Result<(
                     "    {}  ! {} {}: {}",
                     " ".repeat(timefmt::wall(f.wall_ns).len() - 2),
                     f.rule.severity.name().to_ascii_uppercase(),
-                    f.rule.id,
-                    f.explanation
+                    escape(&f.rule.id),
+                    escape(&f.explanation)
                 ),
             ));
         }

@@ -7,6 +7,7 @@ use crate::timefmt;
 use anyhow::Context;
 use rewind_schema::reader::SegmentSeal;
 use rewind_schema::sign::{self, SignatureStatus};
+use rewind_schema::text::escape;
 use rewind_schema::trace::{verify_chain_keyed, Severity};
 use rewind_schema::wire::{Layout, Loss};
 use rewind_schema::RecordType;
@@ -178,7 +179,7 @@ pub fn write(args: &Args, out: &mut impl Write) -> anyhow::Result<Outcome> {
             "errors": errors,
             "partial": partial,
         });
-        serde_json::to_writer_pretty(&mut *out, &doc)?;
+        rewind_schema::text::write_json_pretty(&mut *out, &doc)?;
         writeln!(out)?;
     } else {
         let keyed = key.as_ref().map(sign::key_hex);
@@ -199,9 +200,10 @@ pub fn write(args: &Args, out: &mut impl Write) -> anyhow::Result<Outcome> {
     })
 }
 
+/// A value as text; strings (host names, paths, messages) escaped for the terminal.
 fn s(v: &serde_json::Value) -> String {
     match v {
-        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::String(s) => escape(s).into_owned(),
         serde_json::Value::Null => "-".into(),
         other => other.to_string(),
     }
@@ -317,7 +319,7 @@ fn write_text(out: &mut impl Write, t: &Text<'_>) -> anyhow::Result<()> {
         }
         writeln!(out, "  counts by type")?;
         for (k, v) in r["counts"].as_object().into_iter().flatten() {
-            writeln!(out, "    {k:<18} {v:>10}")?;
+            writeln!(out, "    {:<18} {v:>10}", escape(k))?;
         }
     }
     if problems.is_empty() && notes.is_empty() && errors.is_empty() {
@@ -334,13 +336,13 @@ fn write_text(out: &mut impl Write, t: &Text<'_>) -> anyhow::Result<()> {
         writeln!(out, "Chain: FAILED")?;
     }
     for p in problems {
-        writeln!(out, "  problem: {p}")?;
+        writeln!(out, "  problem: {}", escape(p))?;
     }
     for n in notes {
-        writeln!(out, "  note: {n}")?;
+        writeln!(out, "  note: {}", escape(n))?;
     }
     for e in errors {
-        writeln!(out, "  error: {e}")?;
+        writeln!(out, "  error: {}", escape(e))?;
     }
     Ok(())
 }

@@ -4,6 +4,7 @@ use crate::exit::Outcome;
 use crate::replay::ReplayOptions;
 use crate::sql;
 use anyhow::Context;
+use rewind_schema::fsutil;
 use std::path::{Path, PathBuf};
 
 /// Arguments of `analyzer ingest`.
@@ -67,6 +68,10 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         keep: false,
     };
     let _ = std::fs::remove_file(&tmp.path);
+    // Created empty and 0600 before SQLite opens it: SQLite would create it 0644 less the
+    // umask, and gives its journal the database file's mode.
+    fsutil::create_private(&tmp.path, fsutil::Existing::Refuse)
+        .with_context(|| format!("{}: cannot create database", tmp.path.display()))?;
     let stats = {
         let mut conn = sql::engine::connection(Some(&tmp.path))
             .with_context(|| format!("{}: cannot create database", tmp.path.display()))?;
@@ -85,6 +90,8 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             .with_context(|| format!("{}: closing", tmp.path.display()))?;
         stats
     };
+    fsutil::make_private(&tmp.path)
+        .with_context(|| format!("{}: cannot set its permissions", tmp.path.display()))?;
     std::fs::rename(&tmp.path, out)
         .with_context(|| format!("{}: cannot move the database into place", out.display()))?;
     let mut tmp = tmp;
@@ -92,7 +99,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     if args.verbose || !args.quiet {
         eprintln!(
             "analyzer: {}: {} events, {} rows in {:.2}s ({:.0} rows/s)",
-            out.display(),
+            rewind_schema::text::Escaped(out.display()),
             stats.events,
             stats.rows,
             stats.elapsed.as_secs_f64(),

@@ -16,6 +16,7 @@ pub mod timeline;
 pub mod tree;
 
 use crate::exit::Outcome;
+use rewind_schema::text::{escape, Escaped};
 use rewind_schema::trace::{verify_chain, Merged, Severity, TraceSet};
 use std::path::PathBuf;
 
@@ -39,14 +40,14 @@ impl Inputs {
 pub(crate) fn report_problems(set: &TraceSet, merged: &Merged) -> Outcome {
     let mut partial = false;
     for e in merged.errors() {
-        eprintln!("analyzer: warning: {e}");
+        eprintln!("analyzer: warning: {}", Escaped(e));
         partial = true;
     }
     for r in merged.reports() {
         let seg = &set.segments[r.index];
-        let path = seg.path.display();
+        let path = Escaped(seg.path.display());
         for d in &r.damage {
-            eprintln!("analyzer: warning: {path}: damaged: {d}");
+            eprintln!("analyzer: warning: {path}: damaged: {}", Escaped(d));
             partial = true;
         }
         if !r.damage.is_empty() {
@@ -60,10 +61,10 @@ pub(crate) fn report_problems(set: &TraceSet, merged: &Merged) -> Outcome {
     for f in verify_chain(set, merged.reports()) {
         match f.severity {
             Severity::Problem => {
-                eprintln!("analyzer: warning: {}", f.message);
+                eprintln!("analyzer: warning: {}", escape(&f.message));
                 partial = true;
             }
-            Severity::Note => eprintln!("analyzer: note: {}", f.message),
+            Severity::Note => eprintln!("analyzer: note: {}", escape(&f.message)),
         }
     }
     if merged.out_of_order() > 0 {

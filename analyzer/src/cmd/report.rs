@@ -112,7 +112,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     if !args.quiet {
         eprintln!(
             "analyzer: wrote {} ({} bytes)",
-            args.output.display(),
+            rewind_schema::text::Escaped(args.output.display()),
             html.len()
         );
     }
@@ -127,14 +127,9 @@ fn write_atomic(path: &Path, dir: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .tempfile_in(dir)
         .with_context(ctx)?;
     tmp.write_all(bytes).with_context(ctx)?;
-    // tempfile creates 0600; a report is an ordinary document.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))
-            .with_context(ctx)?;
-    }
+    // A report holds the trace's argv, paths and payloads: 0600 like every file Rewind
+    // writes (tempfile creates 0600 today; said explicitly so it stays so).
+    rewind_schema::fsutil::make_private(tmp.path()).with_context(ctx)?;
     tmp.flush().with_context(ctx)?;
     tmp.persist(path).map_err(|e| e.error).with_context(ctx)?;
     Ok(())

@@ -5,6 +5,7 @@ use super::detect::{load_rules, load_sigma, RuleArgs};
 use crate::detect::Detector;
 use crate::exit::Outcome;
 use crate::replay::{replay, ReplayOptions};
+use rewind_schema::text::{escape, Escaped};
 use rewind_schema::trace::TraceSet;
 use std::io::Write;
 
@@ -53,16 +54,16 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             for m in metas {
                 n += 1;
                 if *json {
-                    serde_json::to_writer(&mut out, m)?;
+                    rewind_schema::text::write_json(&mut out, m)?;
                     writeln!(out)?;
                 } else {
                     writeln!(
                         out,
                         "{:<18} {:<8} {:<28} {}",
-                        m.id,
+                        escape(&m.id),
                         m.severity.name(),
-                        m.attack.join(","),
-                        m.title
+                        escape(&m.attack.join(",")),
+                        escape(&m.title)
                     )?;
                 }
             }
@@ -77,7 +78,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
                 eprintln!(
                     "analyzer: note: Sigma rules ({}) carry no tests: \
                      `analyzer detect --sigma` runs them",
-                    dir.display()
+                    Escaped(dir.display())
                 );
             }
             let mut failed = 0usize;
@@ -107,8 +108,8 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
                         out,
                         "{} {} on {}: {} findings, expected {}",
                         if ok { "ok  " } else { "FAIL" },
-                        r.meta.id,
-                        t.trace.display(),
+                        escape(&r.meta.id),
+                        Escaped(t.trace.display()),
                         n,
                         t.findings
                     )?;

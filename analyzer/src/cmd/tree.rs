@@ -8,6 +8,7 @@ use crate::model::Model;
 use crate::replay::{replay, ReplayOptions};
 use crate::timefmt;
 use crate::timeline::ProcSel;
+use rewind_schema::text::escape;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::{BufWriter, Write};
@@ -264,7 +265,7 @@ pub fn write_text(out: &mut impl Write, nodes: &[&ProcNode], ids: bool) -> std::
         } else {
             ("|- ", "|  ")
         };
-        writeln!(out, "{prefix}{branch}{}", line(n, ids))?;
+        writeln!(out, "{prefix}{branch}{}", escape(&line(n, ids)))?;
         let next = format!("{prefix}{cont}");
         for (i, c) in n.children.iter().enumerate() {
             walk(out, c, &next, i + 1 == n.children.len(), false, ids)?;
@@ -310,7 +311,7 @@ pub fn write(args: &Args, out: &mut impl Write) -> anyhow::Result<Outcome> {
         None => picked.extend(all.iter()),
     }
     if args.json {
-        serde_json::to_writer_pretty(&mut *out, &picked)?;
+        rewind_schema::text::write_json_pretty(&mut *out, &picked)?;
         writeln!(out)?;
     } else {
         write_text(out, &picked, args.ids)?;

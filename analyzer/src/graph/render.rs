@@ -14,15 +14,16 @@ use std::io::Write;
 const LABEL_MAX: usize = 60;
 
 /// A string as the body of a DOT double-quoted string: quotes and backslashes escaped,
-/// control characters shown as `\xNN` text. Graphviz treats `\n`, `\l`, `\N`... inside
-/// quoted strings as escapes, so a single backslash never reaches the output unescaped.
+/// control and bidi characters (`rewind_schema::text::is_unsafe`) shown as `\xNN` text.
+/// Graphviz treats `\n`, `\l`, `\N`... inside quoted strings as escapes, so a single
+/// backslash never reaches the output unescaped.
 pub fn dot_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
-            c if c.is_control() => {
+            c if rewind_schema::text::is_unsafe(c) => {
                 // `\\x..` in DOT is a literal backslash followed by text.
                 out.push_str(&format!("\\\\x{:02x}", c as u32));
             }
@@ -250,7 +251,7 @@ pub fn write_json(g: &ProcessGraph, out: &mut impl Write) -> anyhow::Result<()> 
         nodes,
         edges,
     };
-    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    rewind_schema::text::write_json_pretty(&mut *out, &doc)?;
     writeln!(out)?;
     Ok(())
 }

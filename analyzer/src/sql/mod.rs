@@ -271,9 +271,12 @@ fn rowid_column(conn: &Connection, table: &str) -> rusqlite::Result<Option<Strin
 pub fn is_sqlite_file(path: &Path) -> bool {
     use std::io::Read;
     let mut head = [0u8; 16];
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut head))
-        .is_ok()
+    // Only a regular file: opening a FIFO would wait for a writer (the trace reader then
+    // refuses it with a message).
+    std::fs::metadata(path).is_ok_and(|m| m.is_file())
+        && std::fs::File::open(path)
+            .and_then(|mut f| f.read_exact(&mut head))
+            .is_ok()
         && &head == b"SQLite format 3\0"
 }
 

@@ -1,6 +1,7 @@
 //! Canned queries (`queries/*.sql`, compiled in) and running any query read-only, with
 //! the result printed as an aligned table, JSON or CSV.
 
+use rewind_schema::text::{csv_cell, escape, json_string};
 use rusqlite::types::Value;
 use rusqlite::Connection;
 use std::io::Write;
@@ -271,7 +272,7 @@ pub fn print(t: &Table, format: Format, out: &mut impl Write) -> anyhow::Result<
                     .columns
                     .iter()
                     .zip(row)
-                    .map(|(c, v)| format!("{}:{}", serde_json::Value::from(c.as_str()), json(v)))
+                    .map(|(c, v)| format!("{}:{}", json_string(c.as_str()), json_string(&json(v))))
                     .collect();
                 let sep = if i + 1 < t.rows.len() { "," } else { "" };
                 writeln!(out, "{{{}}}{sep}", fields.join(","))?;
@@ -280,9 +281,14 @@ pub fn print(t: &Table, format: Format, out: &mut impl Write) -> anyhow::Result<
         }
         Format::Csv => {
             let mut w = csv::Writer::from_writer(&mut *out);
-            w.write_record(&t.columns)?;
+            w.write_record(t.columns.iter().map(|c| csv_cell(c).into_owned()))?;
             for row in &t.rows {
-                w.write_record(row.iter().map(cell))?;
+                // Text goes through the CSV rule (escaped, never a formula); numbers
+                // and blobs are ours to format (a negative number stays a number).
+                w.write_record(row.iter().map(|v| match v {
+                    Value::Text(s) => csv_cell(s).into_owned(),
+                    _ => cell(v),
+                }))?;
             }
             w.flush()?;
         }
@@ -290,12 +296,12 @@ pub fn print(t: &Table, format: Format, out: &mut impl Write) -> anyhow::Result<
     Ok(())
 }
 
-/// Control characters would break the alignment: shown escaped.
+/// Cells hold the trace's strings: escaped for the terminal (this also keeps the
+/// alignment).
 fn printable(s: String) -> String {
-    if s.chars().any(char::is_control) {
-        s.chars().flat_map(char::escape_default).collect()
-    } else {
-        s
+    match escape(&s) {
+        std::borrow::Cow::Borrowed(_) => s,
+        std::borrow::Cow::Owned(e) => e,
     }
 }
 
@@ -312,7 +318,8 @@ fn print_text(t: &Table, out: &mut impl Write) -> std::io::Result<()> {
                 .all(|r| matches!(r[i], Value::Integer(_) | Value::Real(_) | Value::Null))
         })
         .collect();
-    let mut width: Vec<usize> = t.columns.iter().map(|c| c.chars().count()).collect();
+    let columns: Vec<String> = t.columns.iter().map(|c| printable(c.clone())).collect();
+    let mut width: Vec<usize> = columns.iter().map(|c| c.chars().count()).collect();
     for r in &cells {
         for (i, c) in r.iter().enumerate() {
             width[i] = width[i].max(c.chars().count());
@@ -338,7 +345,7 @@ fn print_text(t: &Table, out: &mut impl Write) -> std::io::Result<()> {
         }
         writeln!(out, "{}", s.trim_end())
     };
-    line(&t.columns, out)?;
+    line(&columns, out)?;
     let rule: Vec<String> = width.iter().map(|w| "-".repeat(*w)).collect();
     line(&rule, out)?;
     for r in &cells {

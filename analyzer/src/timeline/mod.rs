@@ -8,6 +8,7 @@ use crate::model::Model;
 use crate::replay::{Sink, Step};
 use crate::timefmt;
 use rewind_schema::meta::ClockAnchor;
+use rewind_schema::text::{csv_cell, escape};
 use rewind_schema::RecordType;
 use std::collections::HashMap;
 use std::io::Write;
@@ -239,7 +240,8 @@ impl<W: Write> Timeline<W> {
     /// Writes a line of text before the events (text format only).
     pub fn preamble(&mut self, text: &str) -> std::io::Result<()> {
         if matches!(self.format, Format::Text { .. }) {
-            writeln!(self.out, "{text}")?;
+            // It names the host, kernel and recorded command: the trace's strings.
+            writeln!(self.out, "{}", escape(text))?;
         }
         Ok(())
     }
@@ -371,14 +373,16 @@ impl<W: Write> Timeline<W> {
             ("", "")
         };
         let mark = if wd.weight == Weight::Alert { "!" } else { " " };
+        // The words escape what they take from the trace; escaped again here, at the
+        // terminal, so that no wording path can let a raw control through.
+        let (who, text) = (escape(&who), escape(&wd.text));
         if color {
             writeln!(
                 self.out,
-                "{DIM}{clock}{RESET} {mark} {BOLD}{who:<20}{RESET} {c_on}{}{c_off}",
-                wd.text
+                "{DIM}{clock}{RESET} {mark} {BOLD}{who:<20}{RESET} {c_on}{text}{c_off}"
             )?;
         } else {
-            writeln!(self.out, "{clock} {mark} {who:<20} {}", wd.text)?;
+            writeln!(self.out, "{clock} {mark} {who:<20} {text}")?;
         }
         Ok(())
     }
@@ -410,7 +414,7 @@ impl<W: Write> Timeline<W> {
             }
             o.insert("event".into(), serde_json::to_value(&step.ev.kind)?);
         }
-        serde_json::to_writer(&mut self.out, &v)?;
+        rewind_schema::text::write_json(&mut self.out, &v)?;
         writeln!(self.out)?;
         Ok(())
     }
@@ -433,15 +437,17 @@ impl<W: Write> Timeline<W> {
                     .join(" < ")
             })
             .unwrap_or_default();
+        let label = img.map(|i| i.label()).unwrap_or_default();
+        // Trace strings through the CSV rule: escaped, and never a spreadsheet formula.
         w.write_record([
-            timefmt::wall(step.wall_ns),
-            step.ev.kind.record_type().name().to_string(),
-            weight_name(wd.weight).to_string(),
-            step.ev.pid.to_string(),
-            img.map(|i| i.exec_id()).unwrap_or_default(),
-            img.map(|i| i.label()).unwrap_or_default(),
-            anc,
-            wd.text.clone(),
+            timefmt::wall(step.wall_ns).as_str(),
+            step.ev.kind.record_type().name(),
+            weight_name(wd.weight),
+            step.ev.pid.to_string().as_str(),
+            img.map(|i| i.exec_id()).unwrap_or_default().as_str(),
+            csv_cell(&label).as_ref(),
+            csv_cell(&anc).as_ref(),
+            csv_cell(&wd.text).as_ref(),
         ])?;
         let buf = w.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?;
         self.out.write_all(&buf)?;

@@ -199,19 +199,10 @@ pub trait Var: Sized {
 pub struct ByteString(pub Vec<u8>);
 
 impl ByteString {
-    /// The lossy UTF-8 view, control characters escaped so that a hostile value cannot
-    /// forge extra lines or terminal escapes.
+    /// The lossy UTF-8 view, control and bidi characters escaped ([`crate::text::escape`])
+    /// so that a hostile value cannot forge extra lines, terminal escapes or reordered text.
     pub fn display(&self) -> String {
-        let s = String::from_utf8_lossy(&self.0);
-        let mut out = String::with_capacity(s.len());
-        for c in s.chars() {
-            if c.is_control() {
-                out.extend(c.escape_default());
-            } else {
-                out.push(c);
-            }
-        }
-        out
+        crate::text::escape_bytes(&self.0)
     }
 
     /// The raw bytes.
