@@ -313,6 +313,7 @@ fn zoo(p: &Path) {
     // The policy kills it.
     let enforce = wire::Enforce {
         action: wire::enforce::ACTION_KILL,
+        flags: 0,
         rule: 1,
         sig: 9,
         trigger: 0x0501,

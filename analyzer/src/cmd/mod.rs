@@ -7,6 +7,7 @@ pub mod export;
 pub mod graph;
 pub mod incidents;
 pub mod info;
+pub mod policy;
 pub mod ingest;
 pub mod query;
 pub mod report;
