@@ -20,10 +20,12 @@ pub struct Args {
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// What the policy would have killed, stopped, denied or audited in these traces.
-    #[command(after_help = "Exit codes: 0 nothing would have been blocked (audit-only, \
+    #[command(
+        after_help = "Exit codes: 0 nothing would have been blocked (audit-only, \
 monitor-mode and exempt hits are fine); 1 error (bad policy, unreadable trace); 2 usage; 3 the \
 trace is damaged and nothing would have been blocked in what was readable; 4 something would \
-have been blocked (kill, stop or deny).")]
+have been blocked (kill, stop or deny)."
+    )]
     Test(TestArgs),
     /// Validate a policy and explain each rule in words (no kernel needed).
     Check(CheckArgs),

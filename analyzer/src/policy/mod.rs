@@ -190,8 +190,21 @@ impl<'p> Evaluator<'p> {
             .copied()
             .flatten();
         let is_recorder = |i: &Image| {
-            Some(i.pid) == recorder_pid || i.exe.as_bytes().rsplit(|&b| b == b'/').next() == Some(b"recorder")
+            Some(i.pid) == recorder_pid
+                || i.exe.as_bytes().rsplit(|&b| b == b'/').next() == Some(b"recorder")
         };
+        // The header names the recorder's pid: its ancestors are known from the first
+        // event on, whoever acts first.
+        if let Some(pid) = recorder_pid {
+            let boot = model.recording_boot.get(step.recording as usize).copied();
+            if let Some(r) = boot.and_then(|b| model.current_image_in(b, pid)) {
+                if !self.recorder_family.contains(&(img.boot, pid)) {
+                    for a in model.process_ancestry(r) {
+                        self.recorder_family.insert((a.boot, a.pid));
+                    }
+                }
+            }
+        }
         if is_recorder(img) {
             for a in model.process_ancestry(img.id) {
                 self.recorder_family.insert((a.boot, a.pid));
@@ -274,7 +287,12 @@ fn holds(s: &Selectors, model: &Model, img: &Image, obj: &Object) -> bool {
         }
     }
     if let Some(a) = &s.args {
-        let joined: Vec<u8> = img.argv.iter().map(|x| x.as_bytes()).collect::<Vec<_>>().join(&b' ');
+        let joined: Vec<u8> = img
+            .argv
+            .iter()
+            .map(|x| x.as_bytes())
+            .collect::<Vec<_>>()
+            .join(&b' ');
         if !a.matches(&joined) {
             return false;
         }
@@ -282,7 +300,10 @@ fn holds(s: &Selectors, model: &Model, img: &Image, obj: &Object) -> bool {
     if s.uid.as_ref().is_some_and(|u| !u.contains(&img.creds.uid)) {
         return false;
     }
-    if s.euid.as_ref().is_some_and(|u| !u.contains(&img.creds.euid)) {
+    if s.euid
+        .as_ref()
+        .is_some_and(|u| !u.contains(&img.creds.euid))
+    {
         return false;
     }
     if let Some(want) = s.privileged {
@@ -344,7 +365,8 @@ impl Sink for Evaluator<'_> {
         let Some(img) = fact.image() else {
             return Ok(());
         };
-        if !self.stopped.is_empty() && model.ancestry(img.id).any(|a| self.stopped.contains(&a.id)) {
+        if !self.stopped.is_empty() && model.ancestry(img.id).any(|a| self.stopped.contains(&a.id))
+        {
             self.report.not_evaluated += 1;
             return Ok(());
         }
@@ -355,7 +377,10 @@ impl Sink for Evaluator<'_> {
             .filter(|r| {
                 r.applies_to(op)
                     && holds(&r.matcher, model, img, &obj)
-                    && !r.unless.as_ref().is_some_and(|u| holds(u, model, img, &obj))
+                    && !r
+                        .unless
+                        .as_ref()
+                        .is_some_and(|u| holds(u, model, img, &obj))
             })
             .map(|r| r.index)
             .collect();
