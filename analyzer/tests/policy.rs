@@ -460,6 +460,16 @@ fn enforcement_records_in_the_timeline() {
         stop.contains("process stopped by rule #7") && !stop.contains('\x1b'),
         "{stop:?}"
     );
+    let out = analyzer(&["dump", tr]);
+    let d = text(&out.stdout);
+    assert!(
+        d.contains("WOULD BLOCK (kill, monitor) by rule 0: open /etc/shadow"),
+        "{d}"
+    );
+    assert!(
+        d.contains("BLOCKED (deny) by rule 1: connect 10.0.0.5:443"),
+        "{d}"
+    );
     // `policy test` lists what the recorder did next to what the policy says.
     let p = write_policy(
         dir.path(),
