@@ -485,3 +485,102 @@ fn enforcement_records_in_the_timeline() {
         "{t}"
     );
 }
+
+/// The differential check: a trace recorded under a policy (its records as the kernel side
+/// writes them: a kill at syscall entry leaves no open record behind; a deny leaves the
+/// failed connect) and `policy test` with that policy agree rule by rule and process by
+/// process; an action the policy does not explain is named.
+#[test]
+fn records_and_evaluation_agree_under_the_same_policy() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let body = "version: 1\nname: web\nrules:\n  - id: no-shadow-read\n    on: open\n    action: kill\n    match:\n      path: { exact: [/etc/shadow] }\n  - id: no-egress\n    on: connect\n    action: deny\n    match:\n      dest: { cidr: [10.0.0.0/8] }\n";
+    let pfile = write_policy(dir.path(), "web.yaml", body);
+    let policy = Policy::parse(body.as_bytes(), "web.yaml").expect("policy");
+    let build = |name: &str, extra: bool| {
+        let trace = dir.path().join(name);
+        let mut b = TraceBuilder::new(&trace)
+            .capture(CaptureConfig {
+                mode: "system".into(),
+                policy_sha256: Some(policy.sha256_hex()),
+                policy: Some(policy.summary()),
+                ..Default::default()
+            })
+            .existing(1, 0, "/sbin/init", &["/sbin/init"], 0)
+            .existing(70, 1, "/usr/bin/web", &["web"], 33)
+            .existing(80, 1, "/usr/bin/cat", &["cat", "/etc/shadow"], 0)
+            .create()
+            .expect("create");
+        let t = b.start_ns() + MS;
+        let kill = wire::Enforce {
+            action: enforce::ACTION_KILL,
+            flags: 0,
+            rule: 0,
+            sig: 9,
+            trigger: 0x0201,
+            detail: "/etc/shadow".into(),
+        };
+        b.event(t, 80, EventKind::Enforce(kill)).expect("kill");
+        b.killed(t + 1000, 80, 9).expect("exit");
+        let deny = wire::Enforce {
+            action: enforce::ACTION_DENY,
+            flags: 0,
+            rule: 1,
+            sig: 0,
+            trigger: 0x0301,
+            detail: "10.0.0.5:443".into(),
+        };
+        b.event(t + MS, 70, EventKind::Enforce(deny)).expect("deny");
+        let local = "192.168.1.2:40000".parse().expect("addr");
+        let remote = "10.0.0.5:443".parse().expect("addr");
+        b.connect(t + MS + 1000, 70, 9, local, remote, -1)
+            .expect("connect");
+        if extra {
+            // An action the policy cannot explain: rule 1 on a destination it does not match.
+            let odd = wire::Enforce {
+                action: enforce::ACTION_DENY,
+                flags: 0,
+                rule: 1,
+                sig: 0,
+                trigger: 0x0301,
+                detail: "192.0.2.1:80".into(),
+            };
+            b.event(t + 3 * MS, 70, EventKind::Enforce(odd))
+                .expect("odd");
+        }
+        b.finish().expect("finish");
+        trace.to_str().expect("utf8").to_string()
+    };
+    let same = build("same.zst", false);
+    let out = analyzer(&["policy", "test", "--policy", &pfile, &same]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    let t = text(&out.stdout);
+    let hits: Vec<&str> = t.lines().filter(|l| l.starts_with("20")).collect();
+    // One hit per attempt: the deny record and its failed connect are one attempt.
+    assert_eq!(hits.len(), 2, "{t}");
+    assert!(
+        hits[0].contains("KILL") && hits[0].contains("cat[80]"),
+        "{t}"
+    );
+    assert!(
+        t.contains("open /etc/shadow (known from the enforcement record"),
+        "{t}"
+    );
+    assert!(
+        hits[1].contains("DENY") && hits[1].contains("web[70]"),
+        "{t}"
+    );
+    assert!(
+        t.contains(
+            "records and this evaluation: 2 agree, 0 only in the trace, 0 only in the evaluation"
+        ),
+        "{t}"
+    );
+    let odd = build("odd.zst", true);
+    let out = analyzer(&["policy", "test", "--policy", &pfile, "--json", &odd]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["agreement"]["matched"], 2, "{v}");
+    let only = v["agreement"]["only_recorded"][0]
+        .as_str()
+        .unwrap_or_default();
+    assert!(only.ends_with("rule 1 192.0.2.1:80"), "{v}");
+}

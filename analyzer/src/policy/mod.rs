@@ -27,7 +27,7 @@ use rewind_schema::policy::{
 use rewind_schema::trace::TraceSet;
 use rewind_schema::wire::ByteString;
 use rewind_schema::EventKind;
-use rustc_hash::FxHashSet as HashSet;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use serde::Serialize;
 use std::net::SocketAddr;
 
@@ -60,6 +60,8 @@ pub struct Hit {
     pub ancestry: String,
     /// The event in words, as the timeline says it.
     pub event: String,
+    /// What it acted on: the path, or `ip:port` (as enforcement records say it).
+    pub detail: String,
     /// Index of the deciding rule.
     pub rule: u32,
     /// Its id (from the operator's policy file).
@@ -73,6 +75,8 @@ pub struct Hit {
     pub exempt: Option<&'static str>,
     /// Other rules that fired on the same event (audit rules before a blocking one, ...).
     pub also: Vec<String>,
+    /// Every rule that fired, by index.
+    pub fired: Vec<u32>,
 }
 
 /// Per-rule counts.
@@ -113,6 +117,9 @@ pub struct PolicyReport {
     pub not_evaluated: u64,
     /// Enforcement records found in the traces (what a recorder did), in words.
     pub recorded: Vec<String>,
+    /// Enforcement records compared with the evaluation, when the traces have any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agreement: Option<Agreement>,
 }
 
 impl PolicyReport {
@@ -136,7 +143,36 @@ pub struct Evaluator<'p> {
     recorder_family: HashSet<(u16, u32)>,
     /// Images that would have been killed or stopped.
     stopped: HashSet<ImageId>,
+    /// Attempts known from enforcement records, by process and operation: object, time.
+    recent: HashMap<(ImageId, Op), (String, i128)>,
+    /// Enforcement records seen.
+    acts: Vec<Act>,
+    /// Per recording, the SHA-256 of the policy it was recorded under.
+    recorded_sha: Vec<Option<String>>,
     report: PolicyReport,
+}
+
+/// One enforcement record, for the comparison with the evaluation.
+#[derive(Debug)]
+struct Act {
+    exec_id: String,
+    rule: u32,
+    detail: String,
+}
+
+/// What the recorder did (enforcement records) against what the policy says, rule by rule
+/// and process by process: the differential check of the two evaluators.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Agreement {
+    /// The traces were recorded under this very policy (same SHA-256); if not, nothing
+    /// was compared.
+    pub same_policy: bool,
+    /// (process, rule, object) found on both sides.
+    pub matched: usize,
+    /// In the trace only: `exec_id rule N detail`.
+    pub only_recorded: Vec<String>,
+    /// In the evaluation only.
+    pub only_evaluated: Vec<String>,
 }
 
 impl<'p> Evaluator<'p> {
@@ -155,6 +191,19 @@ impl<'p> Evaluator<'p> {
                 .collect(),
             recorder_family: HashSet::default(),
             stopped: HashSet::default(),
+            recent: HashMap::default(),
+            acts: Vec::new(),
+            recorded_sha: set
+                .recordings
+                .iter()
+                .map(|r| {
+                    set.segments[r.segments[0]]
+                        .meta
+                        .capture
+                        .policy_sha256
+                        .clone()
+                })
+                .collect(),
             report: PolicyReport {
                 policy: policy.name.clone(),
                 sha256: policy.sha256_hex(),
@@ -173,6 +222,7 @@ impl<'p> Evaluator<'p> {
                     .collect(),
                 not_evaluated: 0,
                 recorded: Vec::new(),
+                agreement: None,
             },
         }
     }
@@ -226,18 +276,55 @@ impl<'p> Evaluator<'p> {
 
 /// The operation an event is, with the path(s) or destination it acts on.
 enum Object<'a> {
-    Paths(&'a ByteString, Option<&'a ByteString>),
+    Paths(&'a [u8], Option<&'a [u8]>),
     Dest(SocketAddr, bool),
+}
+
+impl Object<'_> {
+    /// As an enforcement record's `detail` says it: the path, or `ip:port`.
+    fn detail(&self) -> String {
+        match self {
+            Object::Paths(p, _) => ByteString(p.to_vec()).display(),
+            Object::Dest(a, _) => a.to_string(),
+        }
+    }
+}
+
+/// The attempt an enforcement record stands for, when the event itself may be missing (a
+/// process killed at syscall entry never produces the exit-side record).
+fn attempt_of_record(e: &rewind_schema::wire::Enforce) -> Option<(Op, Object<'_>)> {
+    use rewind_schema::RecordType as T;
+    let d = e.detail.as_bytes();
+    let dest = |tcp| {
+        std::str::from_utf8(d)
+            .ok()?
+            .parse::<SocketAddr>()
+            .ok()
+            .map(|a| Object::Dest(a, tcp))
+    };
+    Some(match T::from_u16(e.trigger)? {
+        T::Open => (Op::Open, Object::Paths(d, None)),
+        T::Exec => (Op::Exec, Object::Paths(d, None)),
+        T::Unlink => (Op::Unlink, Object::Paths(d, None)),
+        T::Rename => (Op::Rename, Object::Paths(d, None)),
+        T::Chmod => (Op::Chmod, Object::Paths(d, None)),
+        T::Connect => (Op::Connect, dest(true)?),
+        T::UdpSend => (Op::Send, dest(false)?),
+        _ => return None,
+    })
 }
 
 fn op_of(kind: &EventKind) -> Option<(Op, Object<'_>)> {
     use EventKind as K;
     Some(match kind {
-        K::Open(x) => (Op::Open, Object::Paths(&x.path, None)),
-        K::Exec(x) => (Op::Exec, Object::Paths(&x.filename, None)),
-        K::Unlink(x) => (Op::Unlink, Object::Paths(&x.path, None)),
-        K::Rename(x) => (Op::Rename, Object::Paths(&x.old, Some(&x.new))),
-        K::Chmod(x) => (Op::Chmod, Object::Paths(&x.path, None)),
+        K::Open(x) => (Op::Open, Object::Paths(x.path.as_bytes(), None)),
+        K::Exec(x) => (Op::Exec, Object::Paths(x.filename.as_bytes(), None)),
+        K::Unlink(x) => (Op::Unlink, Object::Paths(x.path.as_bytes(), None)),
+        K::Rename(x) => (
+            Op::Rename,
+            Object::Paths(x.old.as_bytes(), Some(x.new.as_bytes())),
+        ),
+        K::Chmod(x) => (Op::Chmod, Object::Paths(x.path.as_bytes(), None)),
         // The kernel side hooks cgroup/connect4|6: inet sockets only.
         K::Connect(x) => (
             Op::Connect,
@@ -254,7 +341,7 @@ fn holds(s: &Selectors, model: &Model, img: &Image, obj: &Object) -> bool {
         let Object::Paths(a, b) = obj else {
             return false;
         };
-        if !(m.matches(a.as_bytes()) || b.is_some_and(|b| m.matches(b.as_bytes()))) {
+        if !(m.matches(a) || b.is_some_and(|b| m.matches(b))) {
             return false;
         }
     }
@@ -342,33 +429,31 @@ fn ancestry_text(model: &Model, img: &Image) -> String {
         .join(" < ")
 }
 
-impl Sink for Evaluator<'_> {
-    fn step(&mut self, model: &Model, step: &Step) -> anyhow::Result<()> {
-        self.report.events += 1;
-        if let EventKind::Enforce(e) = &step.ev.kind {
-            let who = step
-                .at
-                .image
-                .map(|i| model.image(i).label())
-                .unwrap_or_else(|| format!("[{}]", step.ev.pid));
-            self.report.recorded.push(format!(
-                "{}  {who}  {}",
-                crate::timefmt::wall(step.wall_ns),
-                crate::timeline::words::enforce_words(model, step, e)
-            ));
-            return Ok(());
-        }
-        let Some((op, obj)) = op_of(&step.ev.kind) else {
-            return Ok(());
-        };
+/// Attempts known from enforcement records are the same attempt as an event of the same
+/// process, operation and object this close after them (entry-side record, exit-side
+/// event), and are not evaluated twice.
+const SAME_ATTEMPT_NS: i128 = 10_000_000;
+
+impl Evaluator<'_> {
+    /// Evaluates one attempt; `from_record` when it is known from an enforcement record.
+    fn attempt(&mut self, model: &Model, step: &Step, op: Op, obj: &Object, from_record: bool) {
         let fact = Fact { model, step };
         let Some(img) = fact.image() else {
-            return Ok(());
+            return;
         };
         if !self.stopped.is_empty() && model.ancestry(img.id).any(|a| self.stopped.contains(&a.id))
         {
             self.report.not_evaluated += 1;
-            return Ok(());
+            return;
+        }
+        let detail = obj.detail();
+        if from_record {
+            self.recent
+                .insert((img.id, op), (detail.clone(), step.wall_ns));
+        } else if let Some((d, at)) = self.recent.remove(&(img.id, op)) {
+            if d == detail && step.wall_ns - at <= SAME_ATTEMPT_NS {
+                return;
+            }
         }
         let fired: Vec<u32> = self
             .policy
@@ -376,16 +461,13 @@ impl Sink for Evaluator<'_> {
             .iter()
             .filter(|r| {
                 r.applies_to(op)
-                    && holds(&r.matcher, model, img, &obj)
-                    && !r
-                        .unless
-                        .as_ref()
-                        .is_some_and(|u| holds(u, model, img, &obj))
+                    && holds(&r.matcher, model, img, obj)
+                    && !r.unless.as_ref().is_some_and(|u| holds(u, model, img, obj))
             })
             .map(|r| r.index)
             .collect();
         if fired.is_empty() {
-            return Ok(());
+            return;
         }
         let rules = &self.policy.rules;
         let decisive = fired
@@ -421,15 +503,24 @@ impl Sink for Evaluator<'_> {
             self.stopped.insert(img.id);
         }
         let anchor = self.anchors[step.recording as usize];
+        let event = if from_record {
+            format!(
+                "{} {detail} (known from the enforcement record: the call did not complete)",
+                op.name()
+            )
+        } else {
+            crate::timeline::words::words(model, step, &anchor)
+                .map(|w| w.text)
+                .unwrap_or_else(|| crate::describe::describe(step.ev, &anchor))
+        };
         self.report.hits.push(Hit {
             wall_ns: step.wall_ns,
             op: op.name(),
             process: img.label(),
             exec_id: img.exec_id(),
             ancestry: ancestry_text(model, img),
-            event: crate::timeline::words::words(model, step, &anchor)
-                .map(|w| w.text)
-                .unwrap_or_else(|| crate::describe::describe(step.ev, &anchor)),
+            event,
+            detail,
             rule: decisive,
             rule_id: rule.id.clone(),
             action: rule.action.name(),
@@ -440,7 +531,99 @@ impl Sink for Evaluator<'_> {
                 .filter(|&&i| i != decisive)
                 .map(|&i| rules[i as usize].id.clone())
                 .collect(),
+            fired,
         });
+    }
+}
+
+impl Sink for Evaluator<'_> {
+    fn step(&mut self, model: &Model, step: &Step) -> anyhow::Result<()> {
+        self.report.events += 1;
+        if let EventKind::Enforce(e) = &step.ev.kind {
+            let img = step.at.image.map(|i| model.image(i));
+            let who = img
+                .map(Image::label)
+                .unwrap_or_else(|| format!("[{}]", step.ev.pid));
+            self.report.recorded.push(format!(
+                "{}  {who}  {}",
+                crate::timefmt::wall(step.wall_ns),
+                crate::timeline::words::enforce_words(model, step, e)
+            ));
+            self.acts.push(Act {
+                exec_id: img.map(Image::exec_id).unwrap_or_default(),
+                rule: e.rule,
+                detail: e.detail.display(),
+            });
+            if let Some((op, obj)) = attempt_of_record(e) {
+                self.attempt(model, step, op, &obj, true);
+            }
+            return Ok(());
+        }
+        if let Some((op, obj)) = op_of(&step.ev.kind) {
+            self.attempt(model, step, op, &obj, false);
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, _model: &Model) -> anyhow::Result<()> {
+        if self.acts.is_empty() {
+            return Ok(());
+        }
+        let sha = self.policy.sha256_hex();
+        if !self
+            .recorded_sha
+            .iter()
+            .any(|s| s.as_deref() == Some(sha.as_str()))
+        {
+            self.report.agreement = Some(Agreement {
+                same_policy: false,
+                ..Agreement::default()
+            });
+            return Ok(());
+        }
+        // Every rule that fired on an attempt is one record on the kernel side.
+        let key = |e: &str, r: u32, d: &str| format!("{e} rule {r} {d}");
+        let mut evaluated: Vec<String> = self
+            .report
+            .hits
+            .iter()
+            .flat_map(|h| h.fired.iter().map(|&r| key(&h.exec_id, r, &h.detail)))
+            .collect();
+        let mut recorded: Vec<String> = self
+            .acts
+            .iter()
+            .map(|a| key(&a.exec_id, a.rule, &a.detail))
+            .collect();
+        evaluated.sort();
+        recorded.sort();
+        let mut a = Agreement {
+            same_policy: true,
+            ..Agreement::default()
+        };
+        let (mut i, mut j) = (0, 0);
+        while i < evaluated.len() || j < recorded.len() {
+            match (evaluated.get(i), recorded.get(j)) {
+                (Some(e), Some(r)) if e == r => {
+                    a.matched += 1;
+                    i += 1;
+                    j += 1;
+                }
+                (Some(e), Some(r)) if e < r => {
+                    a.only_evaluated.push(e.clone());
+                    i += 1;
+                }
+                (Some(e), None) => {
+                    a.only_evaluated.push(e.clone());
+                    i += 1;
+                }
+                (_, Some(r)) => {
+                    a.only_recorded.push(r.clone());
+                    j += 1;
+                }
+                (None, None) => break,
+            }
+        }
+        self.report.agreement = Some(a);
         Ok(())
     }
 }

@@ -107,6 +107,28 @@ pub fn write_text(out: &mut impl Write, r: &PolicyReport) -> io::Result<()> {
             writeln!(out, "  {line}")?;
         }
     }
+    match &r.agreement {
+        Some(a) if !a.same_policy => writeln!(
+            out,
+            "the traces were recorded under another policy (or none): not compared with the records"
+        )?,
+        Some(a) => {
+            writeln!(
+                out,
+                "records and this evaluation: {} agree, {} only in the trace, {} only in the evaluation",
+                a.matched,
+                a.only_recorded.len(),
+                a.only_evaluated.len()
+            )?;
+            for x in &a.only_recorded {
+                writeln!(out, "  only in the trace:      {x}")?;
+            }
+            for x in &a.only_evaluated {
+                writeln!(out, "  only in the evaluation: {x}")?;
+            }
+        }
+        None => {}
+    }
     Ok(())
 }
 
