@@ -249,8 +249,16 @@ pub fn describe(ev: &Event, clock: &ClockAnchor) -> String {
         K::Signal(x) => format!("send signal {} to {}{}", x.sig, x.target, ret(x.ret)),
         K::MmapExec(x) => format!("map executable {}", path(&x.path)),
         K::Enforce(x) => format!(
-            "BLOCKED ({}) by rule {}: {} {}",
+            "{} ({}{}) by rule {}: {} {}",
+            if x.action == rewind_schema::wire::enforce::ACTION_AUDIT {
+                "AUDIT"
+            } else if x.not_carried_out() {
+                "WOULD BLOCK"
+            } else {
+                "BLOCKED"
+            },
             x.action_name(),
+            enforce_flags(x.flags),
             x.rule,
             rewind_schema::RecordType::from_u16(x.trigger)
                 .map(|t| t.name())
@@ -294,4 +302,25 @@ fn snippet_preview(b: &[u8]) -> String {
             }
         })
         .collect()
+}
+
+/// `rw_enforce.flags` in words: ", monitor, exempt".
+fn enforce_flags(flags: u16) -> String {
+    use rewind_schema::wire::enforce as e;
+    let mut s = String::new();
+    for (bit, name) in [
+        (e::ENFORCE_MONITOR, "monitor"),
+        (e::ENFORCE_EXEMPT, "exempt"),
+        (e::ENFORCE_RATE_LIMITED, "rate limited"),
+    ] {
+        if flags & bit != 0 {
+            s.push_str(", ");
+            s.push_str(name);
+        }
+    }
+    let unknown = flags & !(e::ENFORCE_MONITOR | e::ENFORCE_EXEMPT | e::ENFORCE_RATE_LIMITED);
+    if unknown != 0 {
+        s.push_str(&format!(", flags {unknown:#x}"));
+    }
+    s
 }

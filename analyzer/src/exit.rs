@@ -1,7 +1,8 @@
 //! Exit codes, and turning a command's result into one.
 //!
 //! 0 success; 1 error (nothing useful could be done); 2 usage (clap); 3 partial: the
-//! input is damaged or fails verification, and the output covers what was readable.
+//! input is damaged or fails verification, and the output covers what was readable;
+//! 4 blocked: `analyzer policy test` found something the policy would have blocked.
 //! A closed pipe (`analyzer dump x | head`) is not an error.
 
 use std::process::ExitCode;
@@ -12,6 +13,8 @@ pub const OK: u8 = 0;
 pub const ERROR: u8 = 1;
 /// Partial: damage or a failed verification was found and reported.
 pub const PARTIAL: u8 = 3;
+/// `analyzer policy test`: the policy would have killed, stopped or denied something.
+pub const BLOCKED: u8 = 4;
 
 /// How a command ended when it did not fail outright.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +23,9 @@ pub enum Outcome {
     Clean,
     /// Damage or verification problems were reported on stderr.
     Partial,
+    /// A policy would have blocked something (takes precedence over partial: what was
+    /// readable already shows it).
+    Blocked,
 }
 
 /// Prints the error (if any) and maps the result to an exit code.
@@ -27,6 +33,7 @@ pub fn finish(res: anyhow::Result<Outcome>) -> ExitCode {
     match res {
         Ok(Outcome::Clean) => ExitCode::from(OK),
         Ok(Outcome::Partial) => ExitCode::from(PARTIAL),
+        Ok(Outcome::Blocked) => ExitCode::from(BLOCKED),
         Err(e) if is_broken_pipe(&e) => ExitCode::from(OK),
         Err(e) => {
             eprintln!("analyzer: error: {}", message(&e));

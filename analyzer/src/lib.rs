@@ -9,6 +9,7 @@ pub mod exit;
 pub mod graph;
 pub mod model;
 pub mod names;
+pub mod policy;
 pub mod replay;
 pub mod sql;
 pub mod timefmt;

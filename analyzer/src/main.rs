@@ -19,7 +19,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[command(
     after_help = "Exit codes: 0 success; 1 error (unreadable, not a trace, unsupported \
 version, no input); 2 usage error; 3 partial: the trace is damaged or fails verification, output \
-covers what was readable."
+covers what was readable; 4 (`policy test`) the policy would have blocked something."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -57,6 +57,9 @@ enum Command {
     Report(Box<cmd::report::Args>),
     /// List the detection rules, or run their tests.
     Rules(cmd::rules::Args),
+    /// Enforcement policies: check and explain one, or test what it would have blocked
+    /// in recorded traces.
+    Policy(cmd::policy::Args),
 }
 
 fn main() -> ExitCode {
@@ -76,6 +79,7 @@ fn main() -> ExitCode {
         Command::Incidents(a) => cmd::incidents::run(&a),
         Command::Report(a) => cmd::report::run(&a),
         Command::Rules(a) => cmd::rules::run(&a),
+        Command::Policy(a) => cmd::policy::run(&a),
     };
     rewind_analyzer::exit::finish(res)
 }

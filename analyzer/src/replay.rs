@@ -72,7 +72,13 @@ pub fn model_for(set: &TraceSet) -> Model {
             )
         })
         .collect();
-    Model::new(&recs)
+    let mut m = Model::new(&recs);
+    m.policies = set
+        .recordings
+        .iter()
+        .map(|r| set.segments[r.segments[0]].meta.capture.policy.clone())
+        .collect();
+    m
 }
 
 /// One decoded record on its way from the reading thread to the model.

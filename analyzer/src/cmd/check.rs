@@ -24,6 +24,11 @@ pub struct Args {
     /// Write the current outputs as the expectations instead of comparing.
     #[arg(long)]
     pub bless: bool,
+    /// Example policies: `policy-NAME.txt` is what `analyzer policy test` says for each
+    /// `NAME.yaml` here. Default: `policies/` two levels above `--expect`
+    /// (fixtures/policies for fixtures/expected/NAME); skipped when it does not exist.
+    #[arg(long, value_name = "DIR")]
+    pub policies: Option<PathBuf>,
 }
 
 /// The tree, written once the model is complete.
@@ -42,6 +47,34 @@ impl Sink for TreeText {
         super::tree::write_text(&mut self.text, &all, true)?;
         Ok(())
     }
+}
+
+/// `policy-NAME.txt` for every `NAME.yaml` in `dir`: the policy evaluated over the
+/// fixture, as `analyzer policy test` prints it.
+pub fn policy_outputs(
+    input: &super::Inputs,
+    dir: &std::path::Path,
+) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(rd) => rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
+    };
+    files.sort();
+    let set = input.open()?;
+    let mut outs = Vec::new();
+    for f in files {
+        let policy = rewind_schema::policy::Policy::load(&f)?;
+        let (report, _) = crate::policy::evaluate(&policy, &set, false)?;
+        let mut text = Vec::new();
+        crate::policy::report::write_text(&mut text, &report)?;
+        let stem = f.file_stem().map(|s| s.to_string_lossy().into_owned());
+        outs.push((format!("policy-{}.txt", stem.unwrap_or_default()), text));
+    }
+    Ok(outs)
 }
 
 /// Every output `check` compares, by file name.
@@ -111,7 +144,12 @@ pub fn outputs(input: &super::Inputs) -> anyhow::Result<Vec<(String, Vec<u8>)>> 
 
 /// Runs the command.
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
-    let outs = outputs(&args.input)?;
+    let mut outs = outputs(&args.input)?;
+    let policies = match &args.policies {
+        Some(d) => d.clone(),
+        None => args.expect.join("../../policies"),
+    };
+    outs.extend(policy_outputs(&args.input, &policies)?);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if args.bless {

@@ -8,6 +8,7 @@ pub mod graph;
 pub mod incidents;
 pub mod info;
 pub mod ingest;
+pub mod policy;
 pub mod query;
 pub mod report;
 pub mod rules;

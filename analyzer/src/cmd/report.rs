@@ -266,7 +266,8 @@ fn summary(
         _ => "no events".into(),
     };
     let (integrity, problems) = match outcome {
-        Outcome::Clean => (
+        // A replay never ends blocked; only `policy test` does.
+        Outcome::Clean | Outcome::Blocked => (
             "every segment read whole; hash chain verified (notes, if any, on the analyzer's stderr)".to_string(),
             Vec::new(),
         ),

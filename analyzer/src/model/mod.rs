@@ -101,6 +101,9 @@ pub struct Model {
     pub listeners: Vec<Listener>,
     /// Loss windows.
     pub losses: Vec<LossWindow>,
+    /// Recording index -> the enforcement policy its header names (rule ids and names for
+    /// enforcement records), `None` when it ran without one.
+    pub policies: Vec<Option<rewind_schema::meta::PolicySummary>>,
     current: HashMap<(u16, u32), ImageId>,
     streams: HashMap<(u16, u64), ConnId>,
     flows: HashMap<(u16, u64, Option<SocketAddr>), ConnId>,
@@ -148,6 +151,15 @@ impl Model {
     /// An image.
     pub fn image(&self, id: ImageId) -> &Image {
         &self.images[id.idx()]
+    }
+
+    /// The rule an enforcement record of `recording` points at, from its header.
+    pub fn policy_rule(
+        &self,
+        recording: u16,
+        rule: u32,
+    ) -> Option<&rewind_schema::meta::PolicyRuleSummary> {
+        self.policies.get(recording as usize)?.as_ref()?.rule(rule)
     }
 
     /// A connection.

@@ -736,15 +736,7 @@ pub fn words(model: &Model, step: &Step, anchor: &ClockAnchor) -> Option<Words> 
             };
             w(weight, format!("mapped executable {}", p(&m.path)))
         }
-        K::Enforce(e) => w(
-            Weight::Alert,
-            format!(
-                "BLOCKED ({}) by policy rule {}: {}",
-                e.action_name(),
-                e.rule,
-                p(&e.detail)
-            ),
-        ),
+        K::Enforce(e) => w(Weight::Alert, enforce_words(model, step, e)),
         K::ProcessSnapshot(s) => {
             let img = img?;
             let weight = Weight::Routine;
@@ -772,5 +764,45 @@ pub fn words(model: &Model, step: &Step, anchor: &ClockAnchor) -> Option<Words> 
                 timefmt::wall(anchor.wall(l.window_end))
             ),
         ),
+    }
+}
+
+/// "BLOCKED: connect to 10.0.0.5:443 denied by rule no-egress-from-web"; in monitor mode,
+/// for an exempt process or a rate-limited rule "WOULD BLOCK: ..." / "EXEMPT: ...".
+pub fn enforce_words(model: &Model, step: &Step, e: &wire::Enforce) -> String {
+    use rewind_schema::wire::enforce as en;
+    use rewind_schema::RecordType as T;
+    let rule = match model.policy_rule(step.recording, e.rule) {
+        Some(r) => ByteString::from(r.id.as_str()).display(),
+        None => format!("#{}", e.rule),
+    };
+    let detail = p(&e.detail);
+    let what = match T::from_u16(e.trigger) {
+        Some(T::Connect) => format!("connect to {detail}"),
+        Some(T::UdpSend) => format!("UDP send to {detail}"),
+        Some(T::Open) => format!("open of {detail}"),
+        Some(T::Exec) => format!("exec of {detail}"),
+        Some(T::Unlink) => format!("delete of {detail}"),
+        Some(T::Rename) => format!("rename of {detail}"),
+        Some(T::Chmod) => format!("chmod of {detail}"),
+        Some(t) => format!("{} {detail}", t.name()),
+        None => detail,
+    };
+    let (done, would) = match e.action {
+        en::ACTION_KILL => ("process killed", "process would be killed"),
+        en::ACTION_STOP => ("process stopped", "process would be stopped"),
+        en::ACTION_DENY => ("denied", "would be denied"),
+        en::ACTION_AUDIT => return format!("AUDIT: {what} matched rule {rule}"),
+        _ => ("blocked", "would be blocked"),
+    };
+    let sep = if e.action == en::ACTION_DENY { "" } else { "," };
+    if e.flags & en::ENFORCE_EXEMPT != 0 {
+        format!("EXEMPT: {what}{sep} {would} by rule {rule}, but the process is exempt (pid 1, kernel thread or the recorder)")
+    } else if e.flags & en::ENFORCE_RATE_LIMITED != 0 {
+        format!("WOULD BLOCK: {what}{sep} {would} by rule {rule} (rule over its kill rate limit, switched to monitor)")
+    } else if e.flags & en::ENFORCE_MONITOR != 0 {
+        format!("WOULD BLOCK: {what}{sep} {would} by rule {rule} (monitor mode)")
+    } else {
+        format!("BLOCKED: {what}{sep} {done} by rule {rule}")
     }
 }

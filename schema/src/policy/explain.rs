@@ -192,8 +192,13 @@ pub(super) fn rule(r: &Rule) -> String {
             .map(|c| {
                 if c.starts_with("it ") {
                     c
-                } else {
+                } else if ["whose", "with", "holding", "running"]
+                    .iter()
+                    .any(|w| c.starts_with(w))
+                {
                     format!("it is a process {c}")
+                } else {
+                    format!("it is {c}")
                 }
             })
             .collect();

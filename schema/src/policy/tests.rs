@@ -192,3 +192,31 @@ fn glob_components() {
     assert!(!glob_match(b"/a/*", b"/a/b/c"));
     assert!(!glob_match(b"/a/x*", b"/a/yx"));
 }
+
+#[test]
+fn header_policy_summary_is_optional_and_round_trips() {
+    use crate::meta::CaptureConfig;
+    // A header written before the field existed reads, with no policy.
+    let old: CaptureConfig =
+        serde_json::from_str(r#"{"mode":"system","policy_sha256":null,"hooks":[]}"#).expect("old");
+    assert_eq!((old.policy, old.recorder_pid), (None, None));
+    // Without a policy nothing is written, so headers stay byte-identical.
+    let json = serde_json::to_string(&CaptureConfig::default()).expect("json");
+    assert!(
+        !json.contains("\"policy\"") && !json.contains("recorder_pid"),
+        "{json}"
+    );
+    let p = parse(GOOD).expect("valid");
+    let c = CaptureConfig {
+        policy: Some(p.summary()),
+        recorder_pid: Some(4242),
+        ..Default::default()
+    };
+    let json = serde_json::to_string(&c).expect("json");
+    assert!(
+        json.contains(r#""rules":[{"index":0,"id":"no-shadow-read","name":"Nobody but the password tools reads /etc/shadow","action":"kill","on":["open"]}"#),
+        "{json}"
+    );
+    let back: CaptureConfig = serde_json::from_str(&json).expect("back");
+    assert_eq!(back, c);
+}
