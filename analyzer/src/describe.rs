@@ -263,7 +263,7 @@ pub fn describe(ev: &Event, clock: &ClockAnchor) -> String {
             rewind_schema::RecordType::from_u16(x.trigger)
                 .map(|t| t.name())
                 .unwrap_or("event"),
-            path(&x.detail)
+            x.detail_text()
         ),
         K::ProcessSnapshot(p) => format!(
             "running at start: {} [{}] ppid {} uid {} ({})",

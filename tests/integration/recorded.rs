@@ -201,3 +201,50 @@ fn benign_build() {
         .iter()
         .any(|e| matches!(&e.kind, EventKind::Accept(a) if ip(&a.sock))));
 }
+
+/// The reverse-shell scenario recorded under fixtures/policies/reverse-shell-live.yaml:
+/// the shell's connect to the attacker failed with EPERM, the shell was killed by the
+/// policy before it had a socket, the interactive shell never started and nothing was
+/// accepted; the header names the policy.
+#[test]
+fn reverse_shell_blocked() {
+    let evs = fixture("reverse-shell-blocked");
+    let connect = evs.iter().find_map(|e| match &e.kind {
+        EventKind::Connect(c) if c.sock.rport == 14444 => Some((e.pid, c.ret)),
+        _ => None,
+    });
+    let (pid, ret) = connect.expect("the shell's connect");
+    assert_eq!(ret, -1, "EPERM in the calling program");
+    let blocked: Vec<_> = evs
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Enforce(x) => Some((e.pid, x)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(blocked.len(), 1);
+    assert_eq!(blocked[0].0, pid);
+    let x = blocked[0].1;
+    assert_eq!((x.action, x.rule, x.sig, x.flags), (1, 0, 9, 0));
+    assert_eq!(x.detail_text(), "127.0.0.1:14444");
+    assert!(evs
+        .iter()
+        .any(|e| e.pid == pid && matches!(&e.kind, EventKind::Exit(x) if x.status & 0x7f == 9)));
+    assert!(
+        !evs.iter()
+            .any(|e| matches!(&e.kind, EventKind::Exec(x) if x.argv.joined() == "bash -i")),
+        "no interactive shell"
+    );
+    assert!(!evs.iter().any(|e| matches!(&e.kind, EventKind::Accept(_))));
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/reverse-shell-blocked.zst");
+    let set = TraceSet::open(&[&path]).expect("open");
+    let policy = set.segments[0]
+        .meta
+        .capture
+        .policy
+        .as_ref()
+        .expect("policy");
+    assert_eq!(policy.name, "reverse-shell-live");
+    assert_eq!(policy.rules[0].id, "service-shell-connects-out");
+}

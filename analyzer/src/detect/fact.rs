@@ -497,7 +497,7 @@ impl<'a> Fact<'a> {
             },
             F::EnforceAction | F::EnforceDetail => match kind {
                 K::Enforce(x) if f == F::EnforceAction => Some(st(x.action_name())),
-                K::Enforce(x) => Some(s(&x.detail)),
+                K::Enforce(x) => Some(st(x.detail_text())),
                 _ => None,
             },
         }

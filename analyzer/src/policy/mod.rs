@@ -295,11 +295,10 @@ impl Object<'_> {
 fn attempt_of_record(e: &rewind_schema::wire::Enforce) -> Option<(Op, Object<'_>)> {
     use rewind_schema::RecordType as T;
     let d = e.detail.as_bytes();
+    // the kernel's 20-byte address, or "ip:port" text from synthetic traces
     let dest = |tcp| {
-        std::str::from_utf8(d)
-            .ok()?
-            .parse::<SocketAddr>()
-            .ok()
+        e.address()
+            .or_else(|| std::str::from_utf8(d).ok()?.parse::<SocketAddr>().ok())
             .map(|a| Object::Dest(a, tcp))
     };
     Some(match T::from_u16(e.trigger)? {
@@ -317,7 +316,9 @@ fn attempt_of_record(e: &rewind_schema::wire::Enforce) -> Option<(Op, Object<'_>
 fn op_of(kind: &EventKind) -> Option<(Op, Object<'_>)> {
     use EventKind as K;
     Some(match kind {
-        K::Open(x) => (Op::Open, Object::Paths(x.path.as_bytes(), None)),
+        // The kernel acts on the file an open actually opened (sys_exit_open*, path
+        // resolved from the descriptor): a failed open is not an enforcement point.
+        K::Open(x) if x.ret >= 0 => (Op::Open, Object::Paths(x.path.as_bytes(), None)),
         K::Exec(x) => (Op::Exec, Object::Paths(x.filename.as_bytes(), None)),
         K::Unlink(x) => (Op::Unlink, Object::Paths(x.path.as_bytes(), None)),
         K::Rename(x) => (
@@ -552,7 +553,7 @@ impl Sink for Evaluator<'_> {
             self.acts.push(Act {
                 exec_id: img.map(Image::exec_id).unwrap_or_default(),
                 rule: e.rule,
-                detail: e.detail.display(),
+                detail: e.detail_text(),
             });
             if let Some((op, obj)) = attempt_of_record(e) {
                 self.attempt(model, step, op, &obj, true);

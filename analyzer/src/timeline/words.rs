@@ -776,7 +776,7 @@ pub fn enforce_words(model: &Model, step: &Step, e: &wire::Enforce) -> String {
         Some(r) => ByteString::from(r.id.as_str()).display(),
         None => format!("#{}", e.rule),
     };
-    let detail = p(&e.detail);
+    let detail = e.detail_text();
     let what = match T::from_u16(e.trigger) {
         Some(T::Connect) => format!("connect to {detail}"),
         Some(T::UdpSend) => format!("UDP send to {detail}"),
