@@ -14,16 +14,40 @@ use rewind_schema::wire::{self, enforce};
 use rewind_schema::EventKind;
 use std::path::Path;
 
-const POLICIES: [&str; 3] = ["frontend-backend", "protect-credentials", "reverse-shell"];
+const POLICIES: [&str; 4] = [
+    "frontend-backend",
+    "protect-credentials",
+    "reverse-shell",
+    "reverse-shell-live",
+];
 
 /// (policy, fixture) pairs where the policy must block something, with the first hit's
 /// process and rule: the first malicious step.
-const BLOCKED: [(&str, &str, &str, &str); 3] = [
+const BLOCKED: [(&str, &str, &str, &str); 6] = [
     (
         "reverse-shell",
         "reverse-shell",
         "sh[16032]",
         "shell-dev-tcp",
+    ),
+    (
+        "reverse-shell",
+        "reverse-shell-blocked",
+        "sh[12603]",
+        "shell-dev-tcp",
+    ),
+    (
+        "reverse-shell-live",
+        "reverse-shell",
+        "bash[16033]",
+        "service-shell-connects-out",
+    ),
+    // recorded under this policy: the kernel's block, found again by the evaluation
+    (
+        "reverse-shell-live",
+        "reverse-shell-blocked",
+        "bash[12604]",
+        "service-shell-connects-out",
     ),
     (
         "reverse-shell",
@@ -281,8 +305,7 @@ fn shadow_trace(path: &Path) {
     let hostile = "/tmp/\x1b[31mevil";
     b.exec(t + 7 * MS, 62, 60, hostile, &[hostile, "/etc/shadow"])
         .expect("exec");
-    b.open(t + 8 * MS, 62, "/etc/shadow", 0, -13)
-        .expect("denied open");
+    b.open(t + 8 * MS, 62, "/etc/shadow", 0, 3).expect("open");
     b.open(t + 9 * MS, 62, "/etc/passwd", 0, 3)
         .expect("after kill");
     b.finish().expect("finish");

@@ -429,3 +429,81 @@ fn nothing_of_the_policy_remains_after_sigkill() {
     assert_eq!(after, before, "enforcement programs left in the kernel");
     let _ = Command::new("pkill").args(["-f", "/bin/sleep 30"]).status();
 }
+
+/// The differential test of the two evaluators: a recording made under a policy, then the
+/// analyzer's evaluation of the same policy over that trace. Every action the kernel took
+/// (rule, process, what was attempted) is one the analyzer finds, and nothing more: kill
+/// on open, kill on exec, deny on connect, audit, and an `unless` that spares one process.
+#[test]
+fn analyzer_policy_test_agrees_with_the_kernel() {
+    if !root_or_skip("analyzer_policy_test_agrees_with_the_kernel") {
+        return;
+    }
+    let _one = serial();
+    let dir = tempfile::tempdir().expect("tmp");
+    let text = "version: 1
+name: differential
+rules:
+  - id: shadow-readers
+    on: [open]
+    action: kill
+    match:
+      path: { exact: [/etc/shadow] }
+      binary: { suffix: [/cat] }
+  - id: no-id
+    on: [exec]
+    action: kill
+    match:
+      binary: { exact: [/usr/bin/id] }
+  - id: no-28081
+    on: [connect]
+    action: deny
+    match:
+      dest: { cidr: [127.0.0.1/32], ports: [28081] }
+    unless:
+      uid: [65534]
+  - id: hostname-readers
+    on: [open]
+    action: audit
+    match:
+      path: { exact: [/etc/hostname] }
+";
+    let p = policy(dir.path(), "p.yaml", text);
+    let script = "cat /etc/shadow > /dev/null; /usr/bin/id > /dev/null; head -c1 /etc/hostname > /dev/null; \
+         exec 3<>/dev/tcp/127.0.0.1/28081 || true; \
+         setpriv --reuid=65534 --regid=65534 --clear-groups /bin/bash -c 'exec 3<>/dev/tcp/127.0.0.1/28081' 2>/dev/null || true; echo done";
+    let r = record(
+        &["--policy", p.to_str().expect("utf8")],
+        &["/bin/bash", "-c", script],
+        None,
+    );
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    assert_eq!(stdout(&r), "done\n", "{}", r.stderr());
+    let kinds: Vec<(u32, u16)> = enforcements(&r)
+        .iter()
+        .map(|(_, x)| (x.rule, x.action))
+        .collect();
+    for want in [
+        (0, ACTION_KILL),
+        (1, ACTION_KILL),
+        (2, ACTION_DENY),
+        (3, ACTION_AUDIT),
+    ] {
+        assert!(kinds.contains(&want), "{want:?} in {kinds:?}\n{}", r.dump());
+    }
+    // the unprivileged connect was spared by `unless`: exactly one deny
+    assert_eq!(kinds.iter().filter(|k| k.1 == ACTION_DENY).count(), 1);
+
+    let pol = rewind_schema::policy::Policy::load(&p).expect("policy");
+    let set = rewind_schema::trace::TraceSet::open(&[&r.trace]).expect("trace");
+    let (report, _) = rewind_analyzer::policy::evaluate(&pol, &set, false).expect("policy test");
+    let a = report.agreement.expect("compared with the trace's records");
+    assert!(a.same_policy);
+    assert!(
+        a.only_recorded.is_empty() && a.only_evaluated.is_empty(),
+        "kernel and analyzer disagree: only in the trace {:?}, only in the evaluation {:?}",
+        a.only_recorded,
+        a.only_evaluated
+    );
+    assert_eq!(a.matched, kinds.len(), "{a:?}");
+}

@@ -143,8 +143,9 @@ pub struct Evaluator<'p> {
     recorder_family: HashSet<(u16, u32)>,
     /// Images that would have been killed or stopped.
     stopped: HashSet<ImageId>,
-    /// Attempts known from enforcement records, by process and operation: object, time.
-    recent: HashMap<(ImageId, Op), (String, i128)>,
+    /// The last attempt of each process and operation: object, time, known from an
+    /// enforcement record (true) or an event.
+    recent: HashMap<(ImageId, Op), (String, i128, bool)>,
     /// Enforcement records seen.
     acts: Vec<Act>,
     /// Per recording, the SHA-256 of the policy it was recorded under.
@@ -430,9 +431,10 @@ fn ancestry_text(model: &Model, img: &Image) -> String {
         .join(" < ")
 }
 
-/// Attempts known from enforcement records are the same attempt as an event of the same
-/// process, operation and object this close after them (entry-side record, exit-side
-/// event), and are not evaluated twice.
+/// An attempt known from an enforcement record is the same attempt as an event of the
+/// same process, operation and object this close to it, before or after (the recorder
+/// stamps a connect at the call's entry and its record in the cgroup hook after it; an
+/// open's record follows the exit-side open record), and is not evaluated twice.
 const SAME_ATTEMPT_NS: i128 = 10_000_000;
 
 impl Evaluator<'_> {
@@ -442,19 +444,24 @@ impl Evaluator<'_> {
         let Some(img) = fact.image() else {
             return;
         };
+        let detail = obj.detail();
+        match self.recent.remove(&(img.id, op)) {
+            Some((d, at, src))
+                if src != from_record
+                    && d == detail
+                    && (step.wall_ns - at).abs() <= SAME_ATTEMPT_NS =>
+            {
+                return;
+            }
+            _ => {
+                self.recent
+                    .insert((img.id, op), (detail.clone(), step.wall_ns, from_record));
+            }
+        }
         if !self.stopped.is_empty() && model.ancestry(img.id).any(|a| self.stopped.contains(&a.id))
         {
             self.report.not_evaluated += 1;
             return;
-        }
-        let detail = obj.detail();
-        if from_record {
-            self.recent
-                .insert((img.id, op), (detail.clone(), step.wall_ns));
-        } else if let Some((d, at)) = self.recent.remove(&(img.id, op)) {
-            if d == detail && step.wall_ns - at <= SAME_ATTEMPT_NS {
-                return;
-            }
         }
         let fired: Vec<u32> = self
             .policy
