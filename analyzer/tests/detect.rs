@@ -68,15 +68,6 @@ fn every_fixture_yields_its_detections_and_no_others() {
                 ("RW-PERSIST-004", "bash[15999]"),
             ],
         ),
-        // The same attack under fixtures/policies/reverse-shell-live.yaml: stopped at the
-        // shell's connect, so none of the shell's findings exist; the block itself is one.
-        (
-            "reverse-shell-blocked",
-            &[
-                ("RW-ENF-001", "bash[12604]"),
-                ("RW-NET-004", "python3[12600]"),
-            ],
-        ),
         (
             "reverse-shell",
             &[
@@ -86,6 +77,15 @@ fn every_fixture_yields_its_detections_and_no_others() {
                 ("RW-PROC-002", "bash[16033]"),
                 ("RW-PROC-003", "id[16034]"),
                 ("RW-PROC-003", "uname[16035]"),
+            ],
+        ),
+        // The same attack under fixtures/policies/reverse-shell-live.yaml: stopped at the
+        // shell's connect, so none of the shell's findings exist; the block itself is one.
+        (
+            "reverse-shell-blocked",
+            &[
+                ("RW-ENF-001", "bash[12604]"),
+                ("RW-NET-004", "python3[12600]"),
             ],
         ),
         (

@@ -507,3 +507,49 @@ rules:
     );
     assert_eq!(a.matched, kinds.len(), "{a:?}");
 }
+
+/// The kill-rate guard: a rule that kills more than `kill_rate_limit` times in a second is
+/// switched to monitor, the record that tripped it says so, the recorder says so, and
+/// later matches are recorded but not carried out.
+#[test]
+fn a_rule_over_its_kill_rate_turns_to_monitor() {
+    if !root_or_skip("a_rule_over_its_kill_rate_turns_to_monitor") {
+        return;
+    }
+    let _one = serial();
+    let dir = tempfile::tempdir().expect("tmp");
+    let p = policy(
+        dir.path(),
+        "p.yaml",
+        "version: 1
+name: rate
+kill_rate_limit: 3
+rules:
+  - id: no-true
+    on: [exec]
+    action: kill
+    match:
+      binary: { exact: [/usr/bin/true] }
+",
+    );
+    let r = record(
+        &["--policy", p.to_str().expect("utf8")],
+        &[
+            "/bin/bash",
+            "-c",
+            "for i in 1 2 3 4 5 6; do /usr/bin/true; printf '%s ' $?; done; echo",
+        ],
+        None,
+    );
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    assert_eq!(stdout(&r), "137 137 137 0 0 0 \n", "{}", r.stderr());
+    assert!(
+        r.stderr()
+            .contains("rule no-true acted more than 3 times in a second: switched to monitor"),
+        "{}",
+        r.stderr()
+    );
+    let flags: Vec<u16> = enforcements(&r).iter().map(|(_, x)| x.flags).collect();
+    use rewind_schema::wire::enforce::{ENFORCE_RATE_LIMITED as L, ENFORCE_RATE_TRIPPED as T};
+    assert_eq!(flags, vec![0, 0, 0, L | T, L, L], "{}", r.dump());
+}
