@@ -882,7 +882,7 @@ fn a_full_database_fails_the_ingest_clearly() {
 
 /// Non-blocking connects (EINPROGRESS) take their outcome from the kernel's
 /// `conn_result`: refused, timed out and established ones each say so in the timeline,
-/// and the connections table; one without a result stays "in
+/// the connections table and the tree's failure count; one without a result stays "in
 /// progress" and is never shown as connected.
 #[test]
 fn non_blocking_connects_show_the_kernels_outcome() {
@@ -980,6 +980,9 @@ fn non_blocking_connects_show_the_kernels_outcome() {
     ] {
         assert!(tl.contains(want), "missing {want:?}:\n{tl}");
     }
+
+    let tree = text(&analyzer(&["tree", &trace]).stdout);
+    assert!(tree.contains("conns 5 (3 failed)"), "{tree}");
 
     let rows = rows(
         &trace,

@@ -59,6 +59,9 @@ pub struct ProcNode {
     pub files: u64,
     /// Connections and UDP flows.
     pub conns: u64,
+    /// TCP/UDP connections that failed (refused, timed out, unreachable, ...; failed
+    /// unix connects, routine for every nscd lookup, are not counted).
+    pub failed_conns: u64,
     /// Distinct DNS names asked for.
     pub dns_names: Vec<String>,
     /// Container (short id).
@@ -109,12 +112,19 @@ pub fn forest(model: &Model, anchors: &[rewind_schema::meta::ClockAnchor]) -> Ve
             _ => roots.push(h),
         }
     }
+    let mut failed: BTreeMap<ImageId, u64> = BTreeMap::new();
+    for c in &model.conns {
+        if c.proto != "unix" && c.failed() {
+            *failed.entry(c.image).or_default() += 1;
+        }
+    }
     fn build(
         model: &Model,
         anchors: &[rewind_schema::meta::ClockAnchor],
         h: ImageId,
         members: &BTreeMap<ImageId, Vec<&Image>>,
         kids: &BTreeMap<ImageId, Vec<ImageId>>,
+        failed: &BTreeMap<ImageId, u64>,
     ) -> ProcNode {
         let imgs = members.get(&h).cloned().unwrap_or_default();
         let first = model.image(h);
@@ -122,6 +132,7 @@ pub fn forest(model: &Model, anchors: &[rewind_schema::meta::ClockAnchor]) -> Ve
         let mut chain = Vec::new();
         let mut files = 0;
         let mut conns = 0;
+        let mut failed_conns = 0;
         let mut dns: Vec<String> = Vec::new();
         // Exec'd images show their command lines; a process that never exec'd shows the
         // command line it inherited.
@@ -142,6 +153,7 @@ pub fn forest(model: &Model, anchors: &[rewind_schema::meta::ClockAnchor]) -> Ve
         for img in &imgs {
             files += img.counts.files;
             conns += img.counts.conns;
+            failed_conns += failed.get(&img.id).copied().unwrap_or(0);
             for n in &img.counts.dns_names {
                 if !dns.contains(n) {
                     dns.push(n.clone());
@@ -163,7 +175,7 @@ pub fn forest(model: &Model, anchors: &[rewind_schema::meta::ClockAnchor]) -> Ve
             .get(&h)
             .map(|v| {
                 v.iter()
-                    .map(|&k| build(model, anchors, k, members, kids))
+                    .map(|&k| build(model, anchors, k, members, kids, failed))
                     .collect()
             })
             .unwrap_or_default();
@@ -180,6 +192,7 @@ pub fn forest(model: &Model, anchors: &[rewind_schema::meta::ClockAnchor]) -> Ve
             signal,
             files,
             conns,
+            failed_conns,
             dns_names: dns,
             container: last.container.as_ref().map(|c| c.short_id().to_string()),
             children,
@@ -187,7 +200,7 @@ pub fn forest(model: &Model, anchors: &[rewind_schema::meta::ClockAnchor]) -> Ve
     }
     let mut out: Vec<ProcNode> = roots
         .iter()
-        .map(|&r| build(model, anchors, r, &members, &kids))
+        .map(|&r| build(model, anchors, r, &members, &kids, &failed))
         .collect();
     out.sort_by(|a, b| (&a.start, a.pid).cmp(&(&b.start, b.pid)));
     out
@@ -222,7 +235,9 @@ pub fn life_facts(n: &ProcNode, facts: &mut Vec<String>) {
     if n.files > 0 {
         facts.push(format!("files {}", n.files));
     }
-    if n.conns > 0 {
+    if n.conns > 0 && n.failed_conns > 0 {
+        facts.push(format!("conns {} ({} failed)", n.conns, n.failed_conns));
+    } else if n.conns > 0 {
         facts.push(format!("conns {}", n.conns));
     }
     if !n.dns_names.is_empty() {
