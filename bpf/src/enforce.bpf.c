@@ -645,6 +645,12 @@ int enforce_open(struct trace_event_raw_sys_exit *ctx)
 	if (!(cf->ops[POL_OP_OPEN][0] | cf->ops[POL_OP_OPEN][1] | cf->ops[POL_OP_OPEN][2] |
 	      cf->ops[POL_OP_OPEN][3]))
 		return 0;
+	/* Rules whose binary, parent and ancestor selectors hold for this process: most
+	 * rules name binaries, so most opens stop here, before the path walk. */
+	proc_ok(&c, cf);
+	if (!((c.ok[0] & cf->ops[POL_OP_OPEN][0]) | (c.ok[1] & cf->ops[POL_OP_OPEN][1]) |
+	      (c.ok[2] & cf->ops[POL_OP_OPEN][2]) | (c.ok[3] & cf->ops[POL_OP_OPEN][3])))
+		return 0;
 	f = fd_file(ctx->ret);
 	if (!f)
 		return 0;
@@ -653,7 +659,6 @@ int enforce_open(struct trace_event_raw_sys_exit *ctx)
 	start = resolve_path(p.mnt, p.dentry, pb, &cut);
 	len = key_of(&sc->key, pb, start);
 	pm = bpf_map_lookup_elem(&pol_path, &sc->key);
-	proc_ok(&c, cf);
 	narrow(c.ok, cf->no_path, pm ? pm->w : NULL);
 	narrow(c.ok, cf->no_dest, NULL);
 	task_facts(&c, cf);

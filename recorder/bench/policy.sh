@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Enforcement benchmark (not a test): latency of open, loopback connect and fork+exec
 # (recorder/bench/oplat.c) with no recorder, under the recorder without a policy, with a
-# 10-rule and with a 256-rule policy (rules that never match the workload, so every rule
-# is checked: the worst case of the in-kernel evaluation). Configurations interleaved
+# 10-rule and with 256-rule policies (rules that never match the workload; policy256p's open
+# rules name only paths, so every open is resolved and looked up: the worst case). Configurations interleaved
 # round by round; medians of ROUNDS; ratios against "no recorder" of the same rounds.
 # Usage (root): recorder/bench/policy.sh [ROUNDS]
 set -euo pipefail
@@ -15,13 +15,19 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 gcc -O2 -o "$tmp/oplat" recorder/bench/oplat.c
 
-# N rules over every operation the workload does, none of which matches it.
+# N rules over every operation the workload does, none of which matches it. Open rules
+# name a binary (the usual case: the kernel stops before the path walk when no rule's
+# binary matches) or, with "paths", only a path (every open's path is resolved and looked up).
 policy() {
-    local n=$1 f=$tmp/p$1.yaml
+    local n=$1 kind=${2:-} f=$tmp/p$1${2:-}.yaml
     { echo "version: 1"; echo "name: bench-$n"; echo "rules:"
       for i in $(seq "$n"); do
           case $((i % 3)) in
-          0) printf '  - id: r%d\n    on: [open]\n    action: kill\n    match:\n      path: { prefix: [/nonexistent/%d/] }\n      binary: { suffix: [/no-such-%d] }\n' "$i" "$i" "$i" ;;
+          0) if [ "$kind" = paths ]; then
+                 printf '  - id: r%d\n    on: [open]\n    action: kill\n    match:\n      path: { prefix: [/nonexistent/%d/] }\n' "$i" "$i"
+             else
+                 printf '  - id: r%d\n    on: [open]\n    action: kill\n    match:\n      path: { prefix: [/nonexistent/%d/] }\n      binary: { suffix: [/no-such-%d] }\n' "$i" "$i" "$i"
+             fi ;;
           1) printf '  - id: r%d\n    on: [exec]\n    action: kill\n    match:\n      binary: { prefix: [/nonexistent/%d/] }\n      uid: [%d]\n' "$i" "$i" "$((50000 + i))" ;;
           2) printf '  - id: r%d\n    on: [connect]\n    action: deny\n    match:\n      dest: { cidr: [10.%d.0.0/16], ports: [%d] }\n' "$i" "$((i % 250))" "$((1000 + i))" ;;
           esac
@@ -30,7 +36,9 @@ policy() {
 }
 P10=$(policy 10)
 P256=$(policy 256)
+P256P=$(policy 256 paths)
 "$REC" policy check "$P256" >/dev/null
+"$REC" policy check "$P256P" >/dev/null
 
 run() { # config -> "open connect exec" ns/op
     local cmd=("$tmp/oplat" "$N_OPEN" "$N_CONNECT" "$N_EXEC")
@@ -39,9 +47,10 @@ run() { # config -> "open connect exec" ns/op
     recorder) "$REC" record -q -o "$tmp/t.zst" --force -- "${cmd[@]}" 2>/dev/null ;;
     policy10) "$REC" record -q -o "$tmp/t.zst" --force --policy "$P10" -- "${cmd[@]}" 2>/dev/null ;;
     policy256) "$REC" record -q -o "$tmp/t.zst" --force --policy "$P256" -- "${cmd[@]}" 2>/dev/null ;;
+    policy256p) "$REC" record -q -o "$tmp/t.zst" --force --policy "$P256P" -- "${cmd[@]}" 2>/dev/null ;;
     esac | awk '{printf "%s ", $3} END {print ""}'
 }
-configs=(none recorder policy10 policy256)
+configs=(none recorder policy10 policy256 policy256p)
 for r in $(seq "$ROUNDS"); do
     for c in "${configs[@]}"; do
         echo "$c $(run "$c")" >>"$tmp/results"
