@@ -176,8 +176,6 @@ pub struct Spec {
     pub dest: Vec<(u8, Vec<u8>, u32, Mask)>,
     /// Never acted on (the recorder and its ancestors).
     pub exempt: Vec<u32>,
-    /// Processes running at start, with their masks.
-    pub procs: Vec<(u32, ProcState)>,
 }
 
 /// Each entry's value becomes the union of every entry whose key is a prefix of its key,
@@ -321,14 +319,19 @@ impl Enforcer {
         };
         e.fill(spec)?;
         e.attach()?;
-        // Processes running before the programs were attached; one the kernel has already
-        // seen fork or exec since keeps the kernel's newer state (NO_EXIST).
-        for (t, p) in &spec.procs {
-            let r = e
-                .skel
-                .maps
-                .pol_procs
-                .update(&t.to_le_bytes(), &p.bytes(), MapFlags::NO_EXIST);
+        Ok(e)
+    }
+
+    /// Gives processes that were running before the programs were attached their masks
+    /// (from /proc, read after the attach); one the kernel has seen fork or exec since
+    /// keeps the kernel's newer state (NO_EXIST).
+    pub fn seed(&self, procs: &[(u32, ProcState)]) -> Result<(), LoadError> {
+        for (t, p) in procs {
+            let r =
+                self.skel
+                    .maps
+                    .pol_procs
+                    .update(&t.to_le_bytes(), &p.bytes(), MapFlags::NO_EXIST);
             if let Err(err) = r {
                 if err.kind() != libbpf_rs::ErrorKind::AlreadyExists {
                     return Err(LoadError::Libbpf {
@@ -338,7 +341,7 @@ impl Enforcer {
                 }
             }
         }
-        Ok(e)
+        Ok(())
     }
 
     fn fill(&self, spec: &Spec) -> Result<(), LoadError> {

@@ -6,6 +6,8 @@
 
 use rewind_bpf::enforce::{self, op, set_bit, BinVal, Mask, ProcState, SetSpec, Spec};
 use rewind_schema::policy::{Action, Mode, NsSel, Op, Policy, Proto, Rule, Selectors};
+use rewind_schema::snapshot::ProcessSnapshot;
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 /// What the kernel allows that matters to enforcement.
@@ -375,54 +377,39 @@ fn here_of(policy: &Policy, exe: &[u8]) -> BinVal {
     v
 }
 
-/// Masks of the processes running now (from /proc: executable and parent), so that rules
-/// on binaries and ancestry hold for processes started before the recorder.
-pub fn running_processes(policy: &Policy) -> Vec<(u32, ProcState)> {
-    let mut procs: Vec<(u32, u32, BinVal)> = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    for e in dir.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
-            continue;
+/// Masks of the processes running now (executable and parent, from the recorder's /proc
+/// snapshot), so that rules on binaries and ancestry hold for processes started before
+/// the recorder.
+pub fn running_processes<'a>(
+    policy: &Policy,
+    all: impl Iterator<Item = &'a ProcessSnapshot> + Clone,
+) -> Vec<(u32, ProcState)> {
+    let here: HashMap<u32, (u32, BinVal)> = all
+        .clone()
+        .map(|p| (p.pid, (p.ppid, here_of(policy, p.exe.as_bytes()))))
+        .collect();
+    all.map(|p| {
+        let mut st = ProcState {
+            here: here[&p.pid].1,
+            ..Default::default()
         };
-        let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
-            .map(|p| p.into_os_string().into_encoded_bytes())
-            .unwrap_or_default();
-        let ppid = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|s| {
-                let after = s.rsplit_once(')')?.1;
-                after.split_whitespace().nth(1)?.parse::<u32>().ok()
-            })
-            .unwrap_or(0);
-        procs.push((pid, ppid, here_of(policy, &exe)));
-    }
-    let find = |pid: u32| procs.iter().find(|p| p.0 == pid);
-    procs
-        .iter()
-        .map(|&(pid, ppid, here)| {
-            let mut st = ProcState {
-                here,
-                ..Default::default()
-            };
-            if let Some(p) = find(ppid) {
-                st.parent = p.2.par;
+        if let Some((_, v)) = here.get(&p.ppid) {
+            st.parent = v.par;
+        }
+        let mut cur = p.ppid;
+        for _ in 0..64 {
+            let Some((up, v)) = here.get(&cur) else { break };
+            for w in 0..8 {
+                st.ancestor[w] |= v.anc[w];
             }
-            let mut cur = ppid;
-            for _ in 0..64 {
-                let Some(p) = find(cur) else { break };
-                for w in 0..8 {
-                    st.ancestor[w] |= p.2.anc[w];
-                }
-                if p.1 == cur || p.1 == 0 {
-                    break;
-                }
-                cur = p.1;
+            if *up == cur || *up == 0 {
+                break;
             }
-            (pid, st)
-        })
-        .collect()
+            cur = *up;
+        }
+        (p.pid, st)
+    })
+    .collect()
 }
 
 /// The recorder and its ancestors, up to (not including) pid 1: never acted on.
@@ -430,18 +417,13 @@ pub fn exempt_chain(me: u32) -> Vec<u32> {
     let mut out = vec![me];
     let mut cur = me;
     for _ in 0..64 {
-        let ppid = std::fs::read_to_string(format!("/proc/{cur}/stat"))
-            .ok()
-            .and_then(|s| {
-                let after = s.rsplit_once(')')?.1;
-                after.split_whitespace().nth(1)?.parse::<u32>().ok()
-            })
-            .unwrap_or(0);
-        if ppid <= 1 {
-            break;
+        match crate::procfs::process(cur) {
+            Some(p) if p.ppid > 1 => {
+                out.push(p.ppid);
+                cur = p.ppid;
+            }
+            _ => break,
         }
-        out.push(ppid);
-        cur = ppid;
     }
     out
 }

@@ -172,7 +172,6 @@ async fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
                     )
                 })?;
             compiled.spec.exempt = policy::exempt_chain(me);
-            compiled.spec.procs = policy::running_processes(&p);
             Some((p, compiled))
         }
         None => None,
@@ -226,6 +225,15 @@ async fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
 
     // The state snapshot: the whole system, or the followed trees.
     let all = procfs::snapshot(me);
+    if let (Some(e), Some((p, _))) = (&_enforcer, &policy) {
+        // the snapshot leaves the recorder out; the policy must still know its binary
+        let me_now = procfs::process(me);
+        e.seed(&policy::running_processes(
+            p,
+            all.iter().chain(me_now.as_ref()),
+        ))
+        .context("applying the policy to running processes")?;
+    }
     let snapshot = if command_mode {
         Vec::new()
     } else if !args.pids.is_empty() {
