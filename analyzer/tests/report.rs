@@ -263,6 +263,24 @@ fn report_shows_the_story() {
     assert!(!select(&by_id(&root, "proc-tree"), "details", None).is_empty());
 }
 
+/// An attack stopped by the policy: the block is part of the incident's story, and the
+/// refused connect is in the network table as refused by EPERM, not as a connection.
+#[test]
+fn report_shows_where_the_policy_stopped_the_attack() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_, html) = report("fixtures/reverse-shell-blocked.zst", dir.path(), "rb.html");
+    let doc = Doc::parse(&html);
+    let incidents = visible_text(&by_id(&doc.root(), "incidents"));
+    assert!(
+        incidents.contains(
+            "BLOCKED: connect to 127.0.0.1:14444, process killed by rule service-shell-connects-out"
+        ),
+        "{incidents}"
+    );
+    let net = visible_text(&by_id(&doc.root(), "network"));
+    assert!(net.contains("failed: EPERM"), "{net}");
+}
+
 #[test]
 fn report_is_deterministic() {
     let dir = tempfile::tempdir().expect("tempdir");
