@@ -325,3 +325,104 @@ fn reading_ahead_on_a_second_thread_changes_nothing() {
         );
     }
 }
+
+/// An interactive shell over a socket, a byte per read and write (issue 14.4): `id\n`
+/// typed (3 pieces within microseconds), its output written a byte at a time, a pause of
+/// a second, `ls\n`; then `ls` runs (a printed line) between two pieces of its output.
+fn byte_per_snippet_session(dir: &std::path::Path) -> std::path::PathBuf {
+    use rewind_schema::builder::TraceBuilder;
+    use rewind_schema::wire::{self, Sock};
+    use rewind_schema::EventKind;
+    const MS: u64 = 1_000_000;
+    let path = dir.join("interactive.zst");
+    let mut b = TraceBuilder::new(&path)
+        .existing(1, 0, "/sbin/init", &["/sbin/init"], 0)
+        .existing(700, 1, "/bin/bash", &["bash", "-i"], 0)
+        .create()
+        .expect("builder");
+    let me: std::net::SocketAddr = "10.0.0.2:40000".parse().expect("addr");
+    let attacker: std::net::SocketAddr = "203.0.113.9:4444".parse().expect("addr");
+    let mut t = b.start_ns() + 1_000 * MS;
+    b.connect(t, 700, 11, me, attacker, 0).expect("connect");
+    let piece = |b: &mut TraceBuilder, t: u64, inbound: bool, byte: &[u8]| {
+        let s = wire::Snippet {
+            sock: Sock::tcp(11, me, attacker),
+            total_len: byte.len() as u32,
+            flags: if inbound {
+                wire::net::SNIPPET_INBOUND
+            } else {
+                0
+            },
+            data: wire::Payload(byte.to_vec()),
+        };
+        b.event(t, 700, EventKind::Snippet(s)).expect("snippet");
+    };
+    for c in b"id\n" {
+        t += 10_000;
+        piece(&mut b, t, true, &[*c]);
+    }
+    for c in b"uid=0(root) gid=0(root)\n" {
+        t += 50_000;
+        piece(&mut b, t, false, &[*c]);
+    }
+    t += 1_000 * MS;
+    for c in b"ls\n" {
+        t += 150 * MS; // slow typing, still under the 200 ms gap
+        piece(&mut b, t, true, &[*c]);
+    }
+    piece(&mut b, t + MS, false, b"a");
+    b.fork(t + 2 * MS, 700, 701).expect("fork");
+    b.exec(t + 3 * MS, 701, 700, "/usr/bin/ls", &["ls"])
+        .expect("exec");
+    piece(&mut b, t + 4 * MS, false, b"b");
+    b.finish().expect("finish");
+    path
+}
+
+#[test]
+fn an_interactive_session_is_one_line_per_burst() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let trace = byte_per_snippet_session(dir.path());
+    let trace = trace.to_str().expect("utf-8");
+    let tl = common::ok(&["timeline", trace]);
+    let payload: Vec<&str> = tl
+        .lines()
+        .filter(|l| l.contains("203.0.113.9:4444") && !l.contains("connect"))
+        .collect();
+    let want = [
+        r#"received "id\n" from 203.0.113.9:4444 (3 B in 3 pieces)"#,
+        r#"sent "uid=0(root) gid=0(root)\n" to 203.0.113.9:4444 (24 B in 24 pieces)"#,
+        r#"received "ls\n" from 203.0.113.9:4444 (3 B in 3 pieces)"#,
+        r#"sent "a" to 203.0.113.9:4444"#,
+        r#"sent "b" to 203.0.113.9:4444"#,
+    ];
+    assert_eq!(payload.len(), want.len(), "{tl}");
+    for (line, w) in payload.iter().zip(want) {
+        assert!(line.ends_with(w), "{line:?} should end with {w:?}\n{tl}");
+    }
+    // The exec of `ls` ends the burst: it is printed between "a" and "b".
+    let pos = |s: &str| tl.find(s).unwrap_or_else(|| panic!("{s} in\n{tl}"));
+    assert!(
+        pos(r#"sent "a""#) < pos("exec /usr/bin/ls")
+            && pos("exec /usr/bin/ls") < pos(r#"sent "b""#)
+    );
+    assert!(
+        tl.contains("(27 payload pieces joined into the lines of their bursts"),
+        "{tl}"
+    );
+    // CSV joins the same way; JSON lines and dump keep every piece.
+    let csv = common::ok(&["timeline", "--csv", trace]);
+    assert_eq!(csv.matches(" pieces)").count(), 3, "{csv}");
+    let json = common::ok(&["timeline", "--json", trace]);
+    assert_eq!(
+        json.matches(r#""type":"snippet","weight""#).count(),
+        32,
+        "{json}"
+    );
+    let dump = common::ok(&["dump", trace]);
+    assert_eq!(
+        dump.lines().filter(|l| l.contains("snippet")).count(),
+        32,
+        "{dump}"
+    );
+}
