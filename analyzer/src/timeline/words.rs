@@ -5,6 +5,7 @@
 
 use crate::describe::errno_name;
 use crate::model::net::tls_summary;
+use crate::model::process::Origin;
 use crate::model::proto::{self, HttpMsg, TlsHello};
 use crate::model::{App, Model};
 use crate::names;
@@ -334,8 +335,13 @@ pub fn words(model: &Model, step: &Step, anchor: &ClockAnchor) -> Option<Words> 
         K::Fork(f) => w(Weight::Routine, format!("forked child {}", f.child_pid)),
         K::Exit(x) => {
             let img = img?;
+            // A process only seen acting has no known start: its first sighting is not
+            // its start, so no duration, and the line says why.
+            let unknown = img.origin == Origin::Unknown;
+            let pre = if unknown { "(start not recorded) " } else { "" };
             let dur = img
                 .end_ns
+                .filter(|_| !unknown)
                 .map(|e| {
                     format!(
                         " after {}",
@@ -344,11 +350,11 @@ pub fn words(model: &Model, step: &Step, anchor: &ClockAnchor) -> Option<Words> 
                 })
                 .unwrap_or_default();
             match (x.code(), x.signal()) {
-                (Some(c), _) => w(Weight::Normal, format!("exited {c}{dur}")),
+                (Some(c), _) => w(Weight::Normal, format!("{pre}exited {c}{dur}")),
                 (_, Some(sig)) => w(
                     Weight::Alert,
                     format!(
-                        "killed by {}{}{dur}",
+                        "{pre}killed by {}{}{dur}",
                         names::signal(sig as u32),
                         if x.core_dumped() {
                             " (core dumped)"
@@ -359,7 +365,7 @@ pub fn words(model: &Model, step: &Step, anchor: &ClockAnchor) -> Option<Words> 
                 ),
                 _ => w(
                     Weight::Normal,
-                    format!("exited (status {:#x}){dur}", x.status),
+                    format!("{pre}exited (status {:#x}){dur}", x.status),
                 ),
             }
         }
