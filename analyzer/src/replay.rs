@@ -40,8 +40,11 @@ pub trait Sink {
 /// What a replay read.
 #[derive(Debug, Clone, Default)]
 pub struct ReplayStats {
-    /// Events decoded and applied.
+    /// Events applied: records the kernel made ([`rewind_schema::RecordType::is_event`]), the number
+    /// every command reports as "events".
     pub events: u64,
+    /// Records applied: the events and the recorder's process snapshots and loss markers.
+    pub records: u64,
     /// Records that could not be decoded (skipped, counted).
     pub undecodable: u64,
     /// Clean, or partial (damage or failed verification; warnings already printed).
@@ -240,12 +243,15 @@ fn apply_all(
         for s in sinks.iter_mut() {
             s.step(&model, &step)?;
         }
-        stats.events += 1;
+        stats.records += 1;
+        if ev.kind.record_type().is_event() {
+            stats.events += 1;
+        }
         if let Some(b) = &bar {
-            if stats.events % 65_536 == 0 {
+            if stats.records % 65_536 == 0 {
                 b.set_message(format!(
-                    "replaying: {} events, segment {} of {nseg}",
-                    stats.events,
+                    "replaying: {} records, segment {} of {nseg}",
+                    stats.records,
                     d.segment + 1
                 ));
             }

@@ -272,8 +272,8 @@ fn export_partitions_by_day_and_escapes_the_host() {
     let day2 = read(&want[1]);
     assert_eq!(strs(&day2, "type"), ["fork", "exec", "exit"]);
     let day1 = read(&want[0]);
-    let (_, events) = model_at(&trace);
-    assert_eq!((day1.height() + day2.height()) as u64, events);
+    let (_, records) = model_at(&trace);
+    assert_eq!((day1.height() + day2.height()) as u64, records);
     // DNS and files tables carry the dropper's activity.
     let dns = read(
         &out.join("dns")
@@ -298,7 +298,7 @@ fn export_partitions_by_day_and_escapes_the_host() {
 fn model_at(trace: &Path) -> (Model, u64) {
     let set = TraceSet::open(&[trace.to_path_buf()]).expect("open");
     let (m, s) = replay(&set, &mut [], ReplayOptions::default()).expect("replay");
-    (m, s.events)
+    (m, s.records)
 }
 
 #[test]

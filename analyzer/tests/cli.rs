@@ -169,3 +169,58 @@ fn zstd_decode(b: &[u8]) -> Vec<u8> {
 fn zstd_encode(b: &[u8]) -> Vec<u8> {
     zstd::bulk::compress(b, 3).expect("compress")
 }
+
+/// Issue 14.3: "event" means one thing everywhere. On a trace holding process snapshots
+/// and a loss marker (records, not events), `info --json`, `stats`, `ingest`'s meta row
+/// and the report's figure agree, and `info` names the records too.
+#[test]
+fn every_command_counts_the_same_events() {
+    let info: serde_json::Value =
+        serde_json::from_str(&common::ok(&["info", "--json", FIXTURE_ALL])).expect("json");
+    let rec = &info["recordings"][0];
+    let events = rec["events"].as_u64().expect("events");
+    let records = rec["records"].as_u64().expect("records");
+    assert!(
+        records > events,
+        "the fixture has snapshots and loss: {rec}"
+    );
+    let kernel: u64 = rec["counts"]
+        .as_object()
+        .expect("counts")
+        .iter()
+        .filter(|(k, _)| *k != "process_snapshot" && *k != "loss")
+        .map(|(_, v)| v.as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(events, kernel);
+
+    let stats = common::ok(&["stats", FIXTURE_ALL]);
+    assert!(
+        stats.starts_with(&format!("# {events} events,")),
+        "stats says otherwise:\n{stats}"
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("t.db");
+    let db_s = db.to_str().expect("utf-8");
+    let out = analyzer(&["ingest", "-o", db_s, FIXTURE_ALL]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(&format!(" {events} events ({records} records)")),
+        "{}",
+        text(&out.stderr)
+    );
+    let conn = rusqlite::Connection::open(&db).expect("open");
+    let meta = |k: &str| -> String {
+        conn.query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get(0))
+            .expect(k)
+    };
+    assert_eq!(meta("events"), events.to_string());
+    assert_eq!(meta("records"), records.to_string());
+
+    let html = dir.path().join("r.html");
+    let out = analyzer(&["report", "-o", html.to_str().expect("utf-8"), FIXTURE_ALL]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let page = std::fs::read_to_string(&html).expect("report");
+    let card = format!(r#"<div class="n">{events}</div><div class="l">events</div>"#);
+    assert!(page.contains(&card), "no {card} in the report");
+}

@@ -318,7 +318,7 @@ fn caps_are_visible() {
     let t = visible_text(&doc.root());
     assert!(t.contains("Showing 3 of"), "table cap not said");
     assert!(
-        t.contains("Capped: showing the first"),
+        t.contains("Capped: these lines tell the first"),
         "timeline cap not said"
     );
     // The tree is cut hard at the cap, incident processes (with their ancestors) first.
@@ -494,4 +494,35 @@ fn renders_in_headless_chromium() {
         eprintln!("{name}: screenshot {}", shot.display());
     }
     let _ = root();
+}
+
+/// Issue 14.4 in the report: an incident's timeline joins a byte-per-snippet session's
+/// bursts as the terminal timeline does; the finding's evidence keeps its own line.
+#[test]
+fn incident_timelines_join_payload_bursts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let trace = common::byte_per_snippet_session(dir.path());
+    let (_, html) = report(trace.to_str().expect("utf-8"), dir.path(), "session.html");
+    let text = visible_text(&Doc::parse(&html).root());
+    assert!(
+        text.contains("RW-PROC-001"),
+        "no reverse shell finding:\n{text}"
+    );
+    // The finding's evidence (its first 8 events, here pieces) joins too; its line
+    // after the last piece of evidence ends that burst.
+    for want in [
+        r#"received "id\n" from 203.0.113.9:4444 (3 B in 3 pieces)"#,
+        r#"sent "uid=0" to 203.0.113.9:4444 (5 B in 5 pieces)"#,
+        r#"sent "(root) gid=0(root)\n" to 203.0.113.9:4444 (19 B in 19 pieces)"#,
+        "Reverse shell (shell using a socket it did not open): bash[700]",
+        r#"received "ls\n" from 203.0.113.9:4444 (3 B in 3 pieces)"#,
+    ] {
+        assert!(text.contains(want), "no {want:?} in\n{text}");
+    }
+    // Nine lines tell the 33 events of the shell and ls (the finding's line is extra).
+    assert!(
+        text.contains("Timeline of its processes (9 lines)"),
+        "{text}"
+    );
+    assert!(!text.contains("Capped: these lines tell"), "{text}");
 }

@@ -325,3 +325,51 @@ fn reading_ahead_on_a_second_thread_changes_nothing() {
         );
     }
 }
+
+#[test]
+fn an_interactive_session_is_one_line_per_burst() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let trace = common::byte_per_snippet_session(dir.path());
+    let trace = trace.to_str().expect("utf-8");
+    let tl = common::ok(&["timeline", trace]);
+    let payload: Vec<&str> = tl
+        .lines()
+        .filter(|l| l.contains("203.0.113.9:4444") && !l.contains("connect"))
+        .collect();
+    let want = [
+        r#"received "id\n" from 203.0.113.9:4444 (3 B in 3 pieces)"#,
+        r#"sent "uid=0(root) gid=0(root)\n" to 203.0.113.9:4444 (24 B in 24 pieces)"#,
+        r#"received "ls\n" from 203.0.113.9:4444 (3 B in 3 pieces)"#,
+        r#"sent "a" to 203.0.113.9:4444"#,
+        r#"sent "b" to 203.0.113.9:4444"#,
+    ];
+    assert_eq!(payload.len(), want.len(), "{tl}");
+    for (line, w) in payload.iter().zip(want) {
+        assert!(line.ends_with(w), "{line:?} should end with {w:?}\n{tl}");
+    }
+    // The exec of `ls` ends the burst: it is printed between "a" and "b".
+    let pos = |s: &str| tl.find(s).unwrap_or_else(|| panic!("{s} in\n{tl}"));
+    assert!(
+        pos(r#"sent "a""#) < pos("exec /usr/bin/ls")
+            && pos("exec /usr/bin/ls") < pos(r#"sent "b""#)
+    );
+    assert!(
+        tl.contains("(27 payload pieces joined into the lines of their bursts"),
+        "{tl}"
+    );
+    // CSV joins the same way; JSON lines and dump keep every piece.
+    let csv = common::ok(&["timeline", "--csv", trace]);
+    assert_eq!(csv.matches(" pieces)").count(), 3, "{csv}");
+    let json = common::ok(&["timeline", "--json", trace]);
+    assert_eq!(
+        json.matches(r#""type":"snippet","weight""#).count(),
+        32,
+        "{json}"
+    );
+    let dump = common::ok(&["dump", trace]);
+    assert_eq!(
+        dump.lines().filter(|l| l.contains("snippet")).count(),
+        32,
+        "{dump}"
+    );
+}

@@ -195,8 +195,10 @@ pub struct IncidentView {
     pub summary_only: bool,
     /// Every event of its processes in words, in time order, up to a cap.
     pub timeline: Vec<TimelineLine>,
-    /// Events of its processes in all (more than `timeline.len()` when capped).
+    /// Events of its processes in all (more than `timeline_told` when capped).
     pub timeline_total: u64,
+    /// Events the timeline's lines tell: a payload burst's line tells each of its pieces.
+    pub timeline_told: u64,
 }
 
 /// One process (pid lifetime) of the tree.

@@ -151,9 +151,9 @@ fn incidents(d: &ReportData) -> Markup {
                     }
                     details open[inc.timeline.len() <= 400] {
                         summary { "Timeline of its processes (" (inc.timeline.len()) " lines)" }
-                        @if inc.timeline_total > inc.timeline.len() as u64 {
-                            p.note { "Capped: showing the first " (inc.timeline.len()) " of " (inc.timeline_total)
-                                " events of this incident's processes (findings and their evidence are always kept). The whole story: "
+                        @if inc.timeline_total > inc.timeline_told {
+                            p.note { "Capped: these lines tell the first " (inc.timeline_told) " of " (inc.timeline_total)
+                                " events of this incident's processes (findings and their evidence are always kept; a payload burst is one line). The whole story: "
                                 code { "analyzer timeline --incident " (inc.id) " TRACE..." } }
                         }
                         ol.timeline { @for l in &inc.timeline { (line(l)) } }

@@ -108,6 +108,18 @@ record_types! {
     SegmentFooter = 0xf004, "segment_footer";
 }
 
+impl RecordType {
+    /// Whether a record of this type is an *event*: something the kernel saw happen
+    /// (types below `0xf000`). The recorder's own records (segment headers and footers,
+    /// process snapshots, loss markers, family `0xf0xx`) are records but not events.
+    ///
+    /// This is the one definition of "event" every count uses (`info`, `stats`, `ingest`,
+    /// `report`); where the other records are counted too, they are named "records".
+    pub fn is_event(self) -> bool {
+        (self as u16) < 0xf000
+    }
+}
+
 /// One decoded event: the common header fields and what happened.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {

@@ -69,14 +69,26 @@ impl Collector {
         }
     }
 
-    /// Events collected.
+    /// Records collected (events, process snapshots and loss markers: the rows of the
+    /// exported `events` table).
     pub fn len(&self) -> usize {
         self.time.len()
     }
 
-    /// No events collected.
+    /// No records collected.
     pub fn is_empty(&self) -> bool {
         self.time.is_empty()
+    }
+
+    /// Indexes of the records that are events ([`RecordType::is_event`]), in order.
+    pub fn events(&self) -> impl Iterator<Item = usize> + '_ {
+        self.rtype.iter().enumerate().filter_map(|(i, &t)| {
+            let ev = u16::try_from(t)
+                .ok()
+                .and_then(RecordType::from_u16)
+                .is_some_and(RecordType::is_event);
+            ev.then_some(i)
+        })
     }
 
     fn file(&mut self, time: i64, image: ImageId, op: &'static str, path: String, ret: i32) {
@@ -595,21 +607,25 @@ impl Tables {
     }
 }
 
-/// The compact event frame `stats` aggregates: `bucket` (i64 wall ns, start of the
+/// The compact event frame `stats` aggregates, events only (no snapshots or loss
+/// markers): `bucket` (i64 wall ns, start of the
 /// `bucket_ns` bucket), `type` (u32 record type number), `image` (u32, null when the
 /// event has no process).
 pub fn event_frame(c: &Collector, bucket_ns: i64) -> PolarsResult<DataFrame> {
     let b = bucket_ns.max(1);
+    let keep: Vec<usize> = c.events().collect();
     DataFrame::new_infer_height(vec![
         col_of(
             "bucket",
-            c.time
-                .iter()
-                .map(|t| t.div_euclid(b).saturating_mul(b))
+            keep.iter()
+                .map(|&i| c.time[i].div_euclid(b).saturating_mul(b))
                 .collect::<Vec<_>>(),
         ),
-        col_of("type", c.rtype.clone()),
-        col_of("image", c.image.clone()),
+        col_of("type", keep.iter().map(|&i| c.rtype[i]).collect::<Vec<_>>()),
+        col_of(
+            "image",
+            keep.iter().map(|&i| c.image[i]).collect::<Vec<_>>(),
+        ),
     ])
 }
 

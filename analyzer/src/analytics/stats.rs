@@ -167,8 +167,8 @@ pub fn compute(
     bucket_ns: Option<u64>,
     top: usize,
 ) -> PolarsResult<Stats> {
-    let first = c.time.iter().min().copied();
-    let last = c.time.iter().max().copied();
+    let first = c.events().map(|i| c.time[i]).min();
+    let last = c.events().map(|i| c.time[i]).max();
     let span = match (first, last) {
         (Some(a), Some(b)) => b.abs_diff(a),
         _ => 0,
@@ -305,7 +305,7 @@ pub fn compute(
         .collect();
 
     Ok(Stats {
-        events: c.len() as u64,
+        events: c.events().count() as u64,
         first: first.map(|t| timefmt::wall(t as i128)),
         last: last.map(|t| timefmt::wall(t as i128)),
         bucket_ns: bucket,

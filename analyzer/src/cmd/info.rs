@@ -36,6 +36,10 @@ struct RecStats {
     first: Option<i128>,
     last: Option<i128>,
     counts: BTreeMap<String, u64>,
+    /// Records that are events (`RecordType::is_event`).
+    events: u64,
+    /// Every record counted (events, the recorder's snapshots and loss markers, unknown).
+    records: u64,
     lost: u64,
     loss_windows: Vec<(u32, u64, i128, i128)>,
     unknown: u64,
@@ -70,6 +74,10 @@ pub fn write(args: &Args, out: &mut impl Write) -> anyhow::Result<Outcome> {
             }
         };
         *st.counts.entry(name).or_default() += 1;
+        st.records += 1;
+        if m.rec.record_type().is_some_and(RecordType::is_event) {
+            st.events += 1;
+        }
         if m.rec.record_type() == Some(RecordType::Loss) {
             if let Ok(l) = Loss::decode(m.rec.bytes()) {
                 let anchor = set.recordings[m.recording].anchor;
@@ -146,7 +154,8 @@ pub fn write(args: &Args, out: &mut impl Write) -> anyhow::Result<Outcome> {
             "span_ns": span_ns,
             "segments": segs,
             "counts": st.counts,
-            "events": st.counts.iter().filter(|(k, _)| *k != "process_snapshot" && *k != "loss").map(|(_, v)| v).sum::<u64>(),
+            "events": st.events,
+            "records": st.records,
             "lost": st.lost,
             "loss_windows": st.loss_windows.iter().map(|(cpu, n, a, b)| json!({
                 "cpu": cpu, "count": n, "from": timefmt::wall(*a), "to": timefmt::wall(*b)
@@ -257,7 +266,31 @@ fn write_text(out: &mut impl Write, t: &Text<'_>) -> anyhow::Result<()> {
             s(&r["first"]),
             s(&r["last"])
         )?;
-        writeln!(out, "  events     {}", r["events"])?;
+        let (events, records) = (
+            r["events"].as_u64().unwrap_or(0),
+            r["records"].as_u64().unwrap_or(0),
+        );
+        if events == records {
+            writeln!(out, "  events     {events}")?;
+        } else {
+            // Name both numbers: the others are the recorder's own records (or unknown).
+            let others: Vec<String> = r["counts"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(k, _)| {
+                    !RecordType::ALL
+                        .iter()
+                        .any(|t| t.is_event() && t.name() == k.as_str())
+                })
+                .map(|(k, v)| format!("{v} {}", escape(k)))
+                .collect();
+            writeln!(
+                out,
+                "  events     {events} ({records} records, including {})",
+                others.join(", ")
+            )?;
+        }
         let lost = r["lost"].as_u64().unwrap_or(0);
         if lost == 0 {
             writeln!(out, "  loss       none reported")?;

@@ -98,9 +98,10 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     tmp.keep = true;
     if args.verbose || !args.quiet {
         eprintln!(
-            "analyzer: {}: {} events, {} rows in {:.2}s ({:.0} rows/s)",
+            "analyzer: {}: {} events ({} records), {} rows in {:.2}s ({:.0} rows/s)",
             rewind_schema::text::Escaped(out.display()),
             stats.events,
+            stats.records,
             stats.rows,
             stats.elapsed.as_secs_f64(),
             stats.rows_per_sec()

@@ -15,6 +15,7 @@ use crate::model::process::ImageId;
 use crate::model::Model;
 use crate::replay::{replay, ReplayOptions, Sink, Step};
 use crate::timefmt;
+use crate::timeline::burst::{Burst, Piece};
 use crate::timeline::words::{self, Weight};
 use anyhow::Context;
 use petgraph::stable_graph::NodeIndex;
@@ -309,7 +310,11 @@ struct IncidentLines<'a> {
     last_evidence: HashMap<u64, Vec<usize>>,
     findings: &'a [crate::detect::Finding],
     lines: Vec<Vec<rr::TimelineLine>>,
+    /// Per incident, the payload burst its last line tells (joined as in the timeline).
+    bursts: Vec<Option<Burst>>,
     totals: Vec<u64>,
+    /// Per incident, the events its lines tell (a burst's line tells each piece).
+    told: Vec<u64>,
     cap: usize,
     seq: u64,
 }
@@ -339,9 +344,28 @@ impl Sink for IncidentLines<'_> {
             .map(|i| model.image(i).label())
             .unwrap_or_default();
         let time = timefmt::wall(step.wall_ns);
+        // Payload pieces join their burst's line as in the timeline (evidence marks it).
+        let piece = Piece::of(step);
         for &inc in incs {
             self.totals[inc] += 1;
-            if self.lines[inc].len() < self.cap || is_evidence {
+            let joined = match (&piece, self.bursts[inc].as_mut()) {
+                (Some(p), Some(b)) if b.joins(p) => {
+                    b.push(p);
+                    self.told[inc] += 1;
+                    if let Some(last) = self.lines[inc].last_mut() {
+                        last.text = b.text();
+                        last.evidence |= is_evidence;
+                    }
+                    true
+                }
+                _ => {
+                    self.bursts[inc] = None;
+                    false
+                }
+            };
+            if !joined && (self.lines[inc].len() < self.cap || is_evidence) {
+                self.bursts[inc] = piece.as_ref().map(|p| Burst::start(p, model));
+                self.told[inc] += 1;
                 self.lines[inc].push(rr::TimelineLine {
                     time: time.clone(),
                     process: process.clone(),
@@ -352,6 +376,7 @@ impl Sink for IncidentLines<'_> {
                 });
             }
             if let Some(fs) = self.last_evidence.get(&seq) {
+                self.bursts[inc] = None;
                 for &fi in fs {
                     let f = &self.findings[fi];
                     self.lines[inc].push(rr::TimelineLine {
@@ -397,7 +422,7 @@ fn incident_lines(
     anchors: &[ClockAnchor],
     limits: Limits,
     progress: bool,
-) -> anyhow::Result<Vec<(Vec<rr::TimelineLine>, u64)>> {
+) -> anyhow::Result<Vec<(Vec<rr::TimelineLine>, u64, u64)>> {
     if shown.is_empty() {
         return Ok(Vec::new());
     }
@@ -430,7 +455,9 @@ fn incident_lines(
         last_evidence,
         findings: &d.findings,
         lines: vec![Vec::new(); shown.len()],
+        bursts: vec![None; shown.len()],
         totals: vec![0; shown.len()],
+        told: vec![0; shown.len()],
         cap,
         seq: 0,
     };
@@ -443,7 +470,13 @@ fn incident_lines(
             streaming: true,
         },
     )?;
-    Ok(sink.lines.into_iter().zip(sink.totals).collect())
+    Ok(sink
+        .lines
+        .into_iter()
+        .zip(sink.totals)
+        .zip(sink.told)
+        .map(|((l, total), told)| (l, total, told))
+        .collect())
 }
 
 fn evidence_lines(f: &crate::detect::Finding) -> Vec<rr::TimelineLine> {
@@ -463,7 +496,7 @@ fn evidence_lines(f: &crate::detect::Finding) -> Vec<rr::TimelineLine> {
 fn incidents(
     d: &Detection,
     shown: &[Vec<usize>],
-    mut lines: Vec<(Vec<rr::TimelineLine>, u64)>,
+    mut lines: Vec<(Vec<rr::TimelineLine>, u64, u64)>,
 ) -> Vec<rr::IncidentView> {
     lines.resize_with(d.incidents.len(), Default::default);
     let none = Vec::new();
@@ -471,7 +504,7 @@ fn incidents(
         .iter()
         .zip(lines)
         .enumerate()
-        .map(|(k, (inc, (timeline, total)))| rr::IncidentView {
+        .map(|(k, (inc, (timeline, total, told)))| rr::IncidentView {
             id: inc.id,
             severity: sev(inc.severity),
             title: inc.title.clone(),
@@ -505,8 +538,8 @@ fn incidents(
                     }
                 })
                 .collect(),
-            timeline_total: total
-                .max(timeline.iter().filter(|l| l.finding.is_none()).count() as u64),
+            timeline_total: total.max(told),
+            timeline_told: told,
             timeline,
         })
         .collect()

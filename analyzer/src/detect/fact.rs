@@ -43,6 +43,21 @@ impl Val<'_> {
     }
 }
 
+impl Field {
+    /// A value of this field as text for people, with its unit where the number alone
+    /// would mislead: `dns.entropy` is matched in hundredths of a bit per character
+    /// (`|ge: 380`) and printed as `3.80 bits/char`.
+    pub fn render(self, v: &Val) -> String {
+        match (self, v) {
+            (Field::Ev(EvField::DnsEntropy), Val::Int(n)) => {
+                let n = n.unsigned_abs();
+                format!("{}.{:02} bits/char", n / 100, n % 100)
+            }
+            _ => v.render(),
+        }
+    }
+}
+
 fn s(b: &ByteString) -> Val<'static> {
     Val::Str(Cow::Owned(b.display()))
 }

@@ -707,7 +707,7 @@ pub fn render_step(
     for (p, slot) in pieces.iter().zip(out.iter_mut()) {
         let (s, text) = match p {
             Piece::Lit(_) => continue,
-            Piece::Field(s, f) => (*s, fact.get(*f).map(|v| v.render())),
+            Piece::Field(s, f) => (*s, fact.get(*f).map(|v| f.render(&v))),
             Piece::Proc(s) => (*s, fact.image().map(|i| i.label())),
         };
         if s == Some(step) || (s.is_none() && last) {

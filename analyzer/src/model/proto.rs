@@ -14,7 +14,7 @@ pub struct DnsMsg {
     pub id: u16,
     /// A response (else a query).
     pub response: bool,
-    /// Response code name (`NoError`, `NameError`, ...).
+    /// Response code name (`NOERROR`, `NXDOMAIN`, `SERVFAIL`, `REFUSED`, ...).
     pub rcode: String,
     /// Questions: (name, type).
     pub questions: Vec<(String, String)>,
@@ -31,7 +31,7 @@ pub fn parse_dns(data: &[u8]) -> Option<DnsMsg> {
     let mut m = DnsMsg {
         id: p.id(),
         response: p.has_flags(simple_dns::PacketFlag::RESPONSE),
-        rcode: rcode_name(p.rcode()),
+        rcode: rcode_name(p.rcode(), data.get(3).map_or(0, |b| b & 0x0f)),
         questions: p
             .questions
             .iter()
@@ -78,16 +78,27 @@ fn name_text(n: &simple_dns::Name) -> String {
     out
 }
 
-/// The response code's name, as its `Debug` form (`NoError`, `NameError`, ...).
-fn rcode_name(r: simple_dns::RCODE) -> String {
+/// The response code's IANA mnemonic (RFC 6895: `NOERROR`, `NXDOMAIN`, `SERVFAIL`,
+/// `REFUSED`, ...), the names `dig` and resolver logs print; `RCODE<n>` for a code without
+/// one (`raw` is the header's 4-bit code).
+fn rcode_name(r: simple_dns::RCODE, raw: u8) -> String {
     use simple_dns::RCODE;
-    match r {
-        RCODE::NoError => "NoError".into(),
-        RCODE::NameError => "NameError".into(),
-        RCODE::ServerFailure => "ServerFailure".into(),
-        RCODE::Refused => "Refused".into(),
-        other => format!("{other:?}"),
-    }
+    let name = match r {
+        RCODE::NoError => "NOERROR",
+        RCODE::FormatError => "FORMERR",
+        RCODE::ServerFailure => "SERVFAIL",
+        RCODE::NameError => "NXDOMAIN",
+        RCODE::NotImplemented => "NOTIMP",
+        RCODE::Refused => "REFUSED",
+        RCODE::YXDOMAIN => "YXDOMAIN",
+        RCODE::YXRRSET => "YXRRSET",
+        RCODE::NXRRSET => "NXRRSET",
+        RCODE::NOTAUTH => "NOTAUTH",
+        RCODE::NOTZONE => "NOTZONE",
+        RCODE::BADVERS => "BADVERS",
+        _ => return format!("RCODE{raw}"),
+    };
+    name.into()
 }
 
 fn qtype_name(t: u16) -> String {
@@ -465,7 +476,7 @@ mod tests {
         let m = parse_dns(&bytes).expect("parsed");
         assert_eq!(m.questions, vec![(name.to_string(), "AAAA".to_string())]);
         assert!(m.questions[0].0.contains("a\\.b"), "{:?}", m.questions);
-        assert_eq!(m.rcode, "NoError");
+        assert_eq!(m.rcode, "NOERROR");
     }
 
     #[test]

@@ -32,8 +32,11 @@ pub const INDEXES: &str = include_str!("indexes.sql");
 /// What an ingest did.
 #[derive(Debug, Clone)]
 pub struct IngestStats {
-    /// Events replayed.
+    /// Events replayed (kernel records: `RecordType::is_event`).
     pub events: u64,
+    /// Records replayed: the events, process snapshots and loss markers (the rows of
+    /// `events`).
+    pub records: u64,
     /// Rows written, every table.
     pub rows: u64,
     /// Wall time of the whole ingest (replay, rows, indexes, checks, commit).
@@ -112,15 +115,17 @@ pub fn ingest_with(
     let (model, stats) = replayed?;
     w.write_model(conn, &model)?;
     let known = w.column_ranges();
-    let (events, rows, outcome) = (
+    let (events, records, rows, outcome) = (
         stats.events,
+        stats.records,
         w.rows().total(),
         stats.outcome.unwrap_or(Outcome::Clean),
     );
-    let meta: [(&str, String); 4] = [
+    let meta: [(&str, String); 5] = [
         ("schema_version", SCHEMA_VERSION.to_string()),
         ("analyzer_version", env!("CARGO_PKG_VERSION").to_string()),
         ("events", events.to_string()),
+        ("records", records.to_string()),
         ("partial", (outcome == Outcome::Partial).to_string()),
     ];
     for (k, v) in meta {
@@ -151,7 +156,8 @@ pub fn ingest_with(
     phase("commit");
     Ok(IngestStats {
         events,
-        rows: rows + 4,
+        records,
+        rows: rows + 5,
         elapsed: t0.elapsed(),
         outcome,
         phases,

@@ -1,12 +1,14 @@
 //! The attack story in the terminal: a [`Sink`] that prints one line per event, in
 //! words, filtered, as text (coloured on a terminal), JSON lines or CSV.
 
+pub mod burst;
 pub mod words;
 
 use crate::model::process::ImageId;
 use crate::model::Model;
 use crate::replay::{Sink, Step};
 use crate::timefmt;
+use burst::{Burst, Piece};
 use rewind_schema::meta::ClockAnchor;
 use rewind_schema::text::{csv_cell, escape};
 use rewind_schema::RecordType;
@@ -194,6 +196,21 @@ pub struct Shown {
     pub lines: u64,
     /// Routine events folded away.
     pub routine: u64,
+    /// Payload pieces joined into the line of their burst (not counted in `lines`).
+    pub joined: u64,
+}
+
+/// What a printed line says about its event, taken when the event is seen (a burst is
+/// printed later, when a streaming replay may have freed its process).
+#[derive(Debug, Clone)]
+struct Line {
+    wall_ns: i128,
+    rtype: RecordType,
+    pid: u32,
+    /// The process as the text format shows it (with ancestry when asked).
+    who: String,
+    /// CSV only: exec id, process, ancestry.
+    csv: Option<[String; 3]>,
 }
 
 /// The timeline printer.
@@ -206,6 +223,9 @@ pub struct Timeline<W: Write> {
     first_wall: Option<i128>,
     in_tree: HashMap<ImageId, bool>,
     day: Option<String>,
+    /// The payload burst being joined, and its line.
+    pending: Option<(Burst, Line)>,
+    csv_header: bool,
     /// What was shown.
     pub shown: Shown,
 }
@@ -228,6 +248,8 @@ impl<W: Write> Timeline<W> {
             first_wall: None,
             in_tree: HashMap::new(),
             day: None,
+            pending: None,
+            csv_header: false,
             shown: Shown::default(),
         }
     }
@@ -339,14 +361,65 @@ impl<W: Write> Timeline<W> {
         }
     }
 
-    fn write_text(
-        &mut self,
-        model: &Model,
-        step: &Step,
-        wd: &Words,
-        color: bool,
-    ) -> anyhow::Result<()> {
-        let t = timefmt::wall(step.wall_ns);
+    fn line(&self, model: &Model, step: &Step) -> Line {
+        let csv = (self.format == Format::Csv).then(|| {
+            let img = step.at.image.map(|i| model.image(i));
+            let anc = img
+                .map(|i| {
+                    model
+                        .process_ancestry(i.id)
+                        .skip(1)
+                        .map(|a| a.label())
+                        .collect::<Vec<_>>()
+                        .join(" < ")
+                })
+                .unwrap_or_default();
+            [
+                img.map(|i| i.exec_id()).unwrap_or_default(),
+                img.map(|i| i.label()).unwrap_or_default(),
+                anc,
+            ]
+        });
+        Line {
+            wall_ns: step.wall_ns,
+            rtype: step.ev.kind.record_type(),
+            pid: step.ev.pid,
+            who: self.process_label(model, step.at.image),
+            csv,
+        }
+    }
+
+    fn write_line(&mut self, line: &Line, wd: &Words) -> anyhow::Result<()> {
+        match self.format {
+            Format::Text { color } => self.write_text(line, wd, color),
+            Format::Csv => self.write_csv(line, wd),
+            // JSON lines are written from the step, piece by piece.
+            Format::Json => Ok(()),
+        }
+    }
+
+    /// Prints the pending burst, if any (and if it passes `--grep`).
+    fn flush(&mut self) -> anyhow::Result<()> {
+        let Some((b, line)) = self.pending.take() else {
+            return Ok(());
+        };
+        let wd = Words {
+            weight: Weight::Net,
+            text: b.text(),
+        };
+        if let Some(re) = &self.filter.grep {
+            if !re.is_match(&wd.text) && !re.is_match(&line.who) {
+                return Ok(());
+            }
+        }
+        self.write_line(&line, &wd)?;
+        self.shown.lines += 1;
+        self.shown.joined += u64::from(b.pieces().saturating_sub(1));
+        Ok(())
+    }
+
+    fn write_text(&mut self, line: &Line, wd: &Words, color: bool) -> anyhow::Result<()> {
+        let t = timefmt::wall(line.wall_ns);
         // `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`; a clock anchor from a hostile or broken trace
         // can put an instant outside what a date shows (`@NNNns`): print it whole.
         let (day, clock) = match t.as_bytes().get(10) {
@@ -360,7 +433,7 @@ impl<W: Write> Timeline<W> {
             writeln!(self.out, "-- {day} (UTC) --")?;
             self.day = Some(day.to_string());
         }
-        let who = self.process_label(model, step.at.image);
+        let who = &line.who;
         let (c_on, c_off) = if color {
             match wd.weight {
                 Weight::Routine => (DIM, RESET),
@@ -375,7 +448,7 @@ impl<W: Write> Timeline<W> {
         let mark = if wd.weight == Weight::Alert { "!" } else { " " };
         // The words escape what they take from the trace; escaped again here, at the
         // terminal, so that no wording path can let a raw control through.
-        let (who, text) = (escape(&who), escape(&wd.text));
+        let (who, text) = (escape(who), escape(&wd.text));
         if color {
             writeln!(
                 self.out,
@@ -419,34 +492,26 @@ impl<W: Write> Timeline<W> {
         Ok(())
     }
 
-    fn write_csv(&mut self, model: &Model, step: &Step, wd: &Words) -> anyhow::Result<()> {
-        let img = step.at.image.map(|i| model.image(i));
+    fn write_csv(&mut self, line: &Line, wd: &Words) -> anyhow::Result<()> {
         let mut w = csv::Writer::from_writer(Vec::new());
-        if self.shown.lines == 0 {
+        if !self.csv_header {
             w.write_record([
                 "time", "type", "weight", "pid", "exec_id", "process", "ancestry", "text",
             ])?;
+            self.csv_header = true;
         }
-        let anc = img
-            .map(|i| {
-                model
-                    .process_ancestry(i.id)
-                    .skip(1)
-                    .map(|a| a.label())
-                    .collect::<Vec<_>>()
-                    .join(" < ")
-            })
-            .unwrap_or_default();
-        let label = img.map(|i| i.label()).unwrap_or_default();
+        let [exec_id, label, anc] = line.csv.as_ref().map_or(["", "", ""], |[a, b, c]| {
+            [a.as_str(), b.as_str(), c.as_str()]
+        });
         // Trace strings through the CSV rule: escaped, and never a spreadsheet formula.
         w.write_record([
-            timefmt::wall(step.wall_ns).as_str(),
-            step.ev.kind.record_type().name(),
+            timefmt::wall(line.wall_ns).as_str(),
+            line.rtype.name(),
             weight_name(wd.weight),
-            step.ev.pid.to_string().as_str(),
-            img.map(|i| i.exec_id()).unwrap_or_default().as_str(),
-            csv_cell(&label).as_ref(),
-            csv_cell(&anc).as_ref(),
+            line.pid.to_string().as_str(),
+            exec_id,
+            csv_cell(label).as_ref(),
+            csv_cell(anc).as_ref(),
             csv_cell(&wd.text).as_ref(),
         ])?;
         let buf = w.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?;
@@ -485,22 +550,39 @@ impl<W: Write> Sink for Timeline<W> {
             self.shown.routine += 1;
             return Ok(());
         }
+        // Text and CSV join a burst's payload pieces into one line; JSON keeps each.
+        if self.format != Format::Json {
+            if let Some(p) = Piece::of(step) {
+                match &mut self.pending {
+                    Some((b, _)) if b.joins(&p) => b.push(&p),
+                    _ => {
+                        self.flush()?;
+                        let b = Burst::start(&p, model);
+                        self.pending = Some((b, self.line(model, step)));
+                    }
+                }
+                return Ok(());
+            }
+        }
         if let Some(re) = &self.filter.grep {
             let who = self.process_label(model, step.at.image);
             if !re.is_match(&wd.text) && !re.is_match(&who) {
                 return Ok(());
             }
         }
-        match self.format {
-            Format::Text { color } => self.write_text(model, step, &wd, color)?,
-            Format::Json => self.write_json(model, step, &wd)?,
-            Format::Csv => self.write_csv(model, step, &wd)?,
+        if self.format == Format::Json {
+            self.write_json(model, step, &wd)?;
+        } else {
+            self.flush()?;
+            let line = self.line(model, step);
+            self.write_line(&line, &wd)?;
         }
         self.shown.lines += 1;
         Ok(())
     }
 
     fn finish(&mut self, model: &Model) -> anyhow::Result<()> {
+        self.flush()?;
         if !matches!(self.format, Format::Text { .. }) {
             return Ok(());
         }
@@ -522,10 +604,18 @@ failed unix connects, snapshot entries: --all shows them)",
         } else {
             String::new()
         };
+        let joined = if self.shown.joined > 0 {
+            format!(
+                " ({} payload pieces joined into the lines of their bursts: dump or --json shows each)",
+                self.shown.joined
+            )
+        } else {
+            String::new()
+        };
         writeln!(
             self.out,
-            "-- {} events shown{folded}; {loss} --",
-            self.shown.lines
+            "-- {} events shown{joined}{folded}; {loss} --",
+            self.shown.lines + self.shown.joined
         )?;
         Ok(())
     }

@@ -5,6 +5,7 @@
 
 use crate::describe::errno_name;
 use crate::model::net::tls_summary;
+use crate::model::process::Origin;
 use crate::model::proto::{self, HttpMsg, TlsHello};
 use crate::model::{App, Model};
 use crate::names;
@@ -250,6 +251,34 @@ pub fn payload_text(b: &[u8], max: usize) -> String {
     s
 }
 
+/// Characters of payload text a timeline line shows.
+pub const PAYLOAD_TEXT_MAX: usize = 80;
+
+/// A payload in words: `received "id\n" from 10.0.0.1:4444`. `data` holds the bytes (or
+/// their start, when `bytes` is more); `pieces` above 1 says several snippets were joined
+/// into this line (a burst, see `timeline::burst`), and adds the byte and piece counts.
+pub fn payload_words(inbound: bool, data: &[u8], bytes: u64, peer: &str, pieces: u32) -> String {
+    let (verb, dir) = if inbound {
+        ("received", "from")
+    } else {
+        ("sent", "to")
+    };
+    let body = if mostly_text(data) {
+        let mut t = payload_text(data, PAYLOAD_TEXT_MAX);
+        if bytes > data.len() as u64 && !t.ends_with('…') {
+            t.push('…');
+        }
+        format!("\"{t}\"")
+    } else {
+        format!("{bytes} bytes of binary data")
+    };
+    if pieces > 1 {
+        format!("{verb} {body} {dir} {peer} ({bytes} B in {pieces} pieces)")
+    } else {
+        format!("{verb} {body} {dir} {peer}")
+    }
+}
+
 fn mostly_text(b: &[u8]) -> bool {
     let printable = b
         .iter()
@@ -306,8 +335,13 @@ pub fn words(model: &Model, step: &Step, anchor: &ClockAnchor) -> Option<Words> 
         K::Fork(f) => w(Weight::Routine, format!("forked child {}", f.child_pid)),
         K::Exit(x) => {
             let img = img?;
+            // A process only seen acting has no known start: its first sighting is not
+            // its start, so no duration, and the line says why.
+            let unknown = img.origin == Origin::Unknown;
+            let pre = if unknown { "(start not recorded) " } else { "" };
             let dur = img
                 .end_ns
+                .filter(|_| !unknown)
                 .map(|e| {
                     format!(
                         " after {}",
@@ -316,11 +350,11 @@ pub fn words(model: &Model, step: &Step, anchor: &ClockAnchor) -> Option<Words> 
                 })
                 .unwrap_or_default();
             match (x.code(), x.signal()) {
-                (Some(c), _) => w(Weight::Normal, format!("exited {c}{dur}")),
+                (Some(c), _) => w(Weight::Normal, format!("{pre}exited {c}{dur}")),
                 (_, Some(sig)) => w(
                     Weight::Alert,
                     format!(
-                        "killed by {}{}{dur}",
+                        "{pre}killed by {}{}{dur}",
                         names::signal(sig as u32),
                         if x.core_dumped() {
                             " (core dumped)"
@@ -331,7 +365,7 @@ pub fn words(model: &Model, step: &Step, anchor: &ClockAnchor) -> Option<Words> 
                 ),
                 _ => w(
                     Weight::Normal,
-                    format!("exited (status {:#x}){dur}", x.status),
+                    format!("{pre}exited (status {:#x}){dur}", x.status),
                 ),
             }
         }
@@ -547,17 +581,10 @@ pub fn words(model: &Model, step: &Step, anchor: &ClockAnchor) -> Option<Words> 
                 let peer = conn
                     .map(|c| c.remote_text())
                     .unwrap_or_else(|| sock_remote(&s.sock));
-                let (verb, dir) = if s.inbound() {
-                    ("received", "from")
-                } else {
-                    ("sent", "to")
-                };
-                let body = if mostly_text(&s.data.0) {
-                    format!("\"{}\"", payload_text(&s.data.0, 80))
-                } else {
-                    format!("{} bytes of binary data", s.data.0.len())
-                };
-                w(Weight::Net, format!("{verb} {body} {dir} {peer}"))
+                w(
+                    Weight::Net,
+                    payload_words(s.inbound(), &s.data.0, s.data.0.len() as u64, &peer, 1),
+                )
             }
         },
         K::Cred(c) => {

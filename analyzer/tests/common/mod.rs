@@ -149,3 +149,57 @@ pub fn dropper_trace_on(dir: &Path, host: &str, n: u32) -> PathBuf {
     b.finish().expect("finish");
     path
 }
+
+/// An interactive shell over a socket, a byte per read and write (issue 14.4): `id\n`
+/// typed (3 pieces within microseconds), its output written a byte at a time, a pause of
+/// a second, `ls\n`; then `ls` runs (a printed line) between two pieces of its output.
+pub fn byte_per_snippet_session(dir: &std::path::Path) -> std::path::PathBuf {
+    use rewind_schema::builder::TraceBuilder;
+    use rewind_schema::wire::{self, Sock};
+    use rewind_schema::EventKind;
+    let path = dir.join("interactive.zst");
+    let mut b = TraceBuilder::new(&path)
+        .existing(1, 0, "/sbin/init", &["/sbin/init"], 0)
+        .existing(650, 1, "/usr/bin/python3", &["python3", "x.py"], 0)
+        .existing(700, 650, "/bin/bash", &["bash", "-i"], 0)
+        .create()
+        .expect("builder");
+    let me: std::net::SocketAddr = "10.0.0.2:40000".parse().expect("addr");
+    let attacker: std::net::SocketAddr = "203.0.113.9:4444".parse().expect("addr");
+    let mut t = b.start_ns() + 1_000 * MS;
+    // The parent connects; the shell uses the socket (its stdio): a reverse shell.
+    b.connect(t, 650, 11, me, attacker, 0).expect("connect");
+    let piece = |b: &mut TraceBuilder, t: u64, inbound: bool, byte: &[u8]| {
+        let s = wire::Snippet {
+            sock: Sock::tcp(11, me, attacker),
+            total_len: byte.len() as u32,
+            flags: if inbound {
+                wire::net::SNIPPET_INBOUND
+            } else {
+                0
+            },
+            data: wire::Payload(byte.to_vec()),
+        };
+        b.event(t, 700, EventKind::Snippet(s)).expect("snippet");
+    };
+    for c in b"id\n" {
+        t += 10_000;
+        piece(&mut b, t, true, &[*c]);
+    }
+    for c in b"uid=0(root) gid=0(root)\n" {
+        t += 50_000;
+        piece(&mut b, t, false, &[*c]);
+    }
+    t += 1_000 * MS;
+    for c in b"ls\n" {
+        t += 150 * MS; // slow typing, still under the 200 ms gap
+        piece(&mut b, t, true, &[*c]);
+    }
+    piece(&mut b, t + MS, false, b"a");
+    b.fork(t + 2 * MS, 700, 701).expect("fork");
+    b.exec(t + 3 * MS, 701, 700, "/usr/bin/ls", &["ls"])
+        .expect("exec");
+    piece(&mut b, t + 4 * MS, false, b"b");
+    b.finish().expect("finish");
+    path
+}
