@@ -16,6 +16,10 @@ pub struct Args {
     /// Rules.
     #[command(flatten)]
     pub rules: RuleArgs,
+    /// Only the incidents with a finding in this time window, of these processes (shown
+    /// whole, with their numbers), or this incident.
+    #[command(flatten)]
+    pub scope: crate::scope::ScopeArgs,
     /// One JSON object per incident (with its findings), one per line.
     #[arg(long)]
     pub json: bool,
@@ -27,7 +31,8 @@ pub struct Args {
 /// Runs the command.
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let set = args.input.open()?;
-    let d = detect(&set, &args.rules, !args.quiet)?;
+    let mut d = detect(&set, &args.rules, !args.quiet)?;
+    d.scope_incidents(&args.scope.scope())?;
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     if args.json {
