@@ -157,3 +157,197 @@ fn rule_tests_assert_processes_and_silent_rules() {
         assert!(o.contains("FAIL T-SHADOW") && o.contains(why), "{why}: {o}");
     }
 }
+
+/// Runs `args` on `trace` and returns stdout.
+fn on(trace: &Path, args: &[&str]) -> String {
+    let mut all = args.to_vec();
+    all.extend(["-q", s(trace)]);
+    ok(&all)
+}
+
+/// The headers of `incidents`' text.
+fn heads(out: &str) -> Vec<&str> {
+    out.lines().filter(|l| l.starts_with("Incident ")).collect()
+}
+
+/// A trace for the scoping tests (kept alive with its directory).
+fn scoped_trace() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let trace = dir.path().join("mine.zst");
+    attack_trace(&trace);
+    (dir, trace)
+}
+
+// The scoping tests: the attack on python3[100]'s tree at 09:00:01 (incident 1), the
+// sudoers read by node[200]'s child at 09:01:01 (incident 2).
+
+#[test]
+fn timeline_and_detect_take_every_time_form() {
+    let (_d, trace) = scoped_trace();
+    let t = &trace;
+    // A time of day as the timeline prints it, an offset, RFC 3339.
+    for late in [
+        &["--since", "09:00:30"][..],
+        &["--since", "+30s"],
+        &["--since", "2026-01-15T09:00:30Z"],
+    ] {
+        let tl = on(t, &[&["timeline"][..], late].concat());
+        assert!(
+            tl.contains("cat[400]") && !tl.contains("cat[301]"),
+            "{late:?}: {tl}"
+        );
+        let d = on(t, &[&["detect"][..], late].concat());
+        assert!(
+            d.contains("cat[400]") && !d.contains("cat[301]"),
+            "{late:?}: {d}"
+        );
+        assert!(
+            d.contains("-- 1 findings (1 high) in 1 incidents --"),
+            "{d}"
+        );
+    }
+    let early = ["--until", "09:00:30.5"];
+    let d = on(t, &[&["detect"][..], &early].concat());
+    assert!(d.contains("cat[301]") && !d.contains("cat[400]"), "{d}");
+}
+
+#[test]
+fn detect_is_scoped_by_process_and_incident() {
+    let (_d, trace) = scoped_trace();
+    let t = &trace;
+    let d = on(t, &["detect", "--pid", "400"]);
+    assert!(d.contains("cat[400]") && !d.contains("cat[301]"), "{d}");
+    let d = on(t, &["detect", "--incident", "1"]);
+    assert!(d.contains("cat[301]") && !d.contains("cat[400]"), "{d}");
+    assert!(
+        d.contains("-- 2 findings (1 high, 1 low) in 1 incidents --"),
+        "{d}"
+    );
+    let d = on(
+        t,
+        &[
+            "detect",
+            "--json",
+            "--container",
+            "host",
+            "--process-tree",
+            "100",
+        ],
+    );
+    assert_eq!(d.lines().count(), 2, "{d}");
+}
+
+#[test]
+fn incidents_are_scoped_whole_with_their_numbers() {
+    let (_d, trace) = scoped_trace();
+    let t = &trace;
+    let i = on(t, &["incidents", "--since", "09:00:30"]);
+    assert_eq!(
+        heads(&i),
+        ["Incident 2  HIGH Password or sudo configuration read: cat[400]"]
+    );
+    let i = on(t, &["incidents", "--incident", "1"]);
+    assert_eq!(heads(&i).len(), 1, "{i}");
+    assert!(
+        heads(&i)[0].starts_with("Incident 1 ") && i.contains("cat[301]"),
+        "{i}"
+    );
+    let i = on(t, &["incidents", "--process-tree", "200"]);
+    assert_eq!(heads(&i).len(), 1, "{i}");
+    assert!(heads(&i)[0].starts_with("Incident 2 "), "{i}");
+    let i = on(t, &["incidents", "--container", "0123abc"]);
+    assert!(heads(&i).is_empty(), "{i}");
+}
+
+#[test]
+fn tree_shows_the_processes_in_scope_with_their_ancestors() {
+    let (_d, trace) = scoped_trace();
+    let t = &trace;
+    let tr = on(t, &["tree", "--since", "09:00:30"]);
+    assert!(tr.contains("cat[400]") && tr.contains("node[200]"), "{tr}");
+    assert!(
+        !tr.contains("cat[301]") && !tr.contains("python3[100]"),
+        "{tr}"
+    );
+    let tr = on(t, &["tree", "--incident", "1"]);
+    assert!(tr.contains("cat[301]") && !tr.contains("cat[400]"), "{tr}");
+    let tr = on(t, &["tree", "--pid", "301"]);
+    assert!(tr.contains("bash[300]") && tr.contains("cat[301]"), "{tr}");
+    assert!(!tr.contains("node[200]"), "{tr}");
+}
+
+#[test]
+fn graph_shows_what_the_processes_in_scope_touched() {
+    let (_d, trace) = scoped_trace();
+    let t = &trace;
+    let files = |args: &[&str]| -> Vec<String> {
+        let g = on(t, &[&["graph", "--format", "json"][..], args].concat());
+        let v: serde_json::Value = serde_json::from_str(&g).expect("json");
+        let mut f: Vec<String> = v["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .filter(|n| n["kind"] == "file")
+            .map(|n| n["label"].as_str().expect("label").to_string())
+            .collect();
+        f.sort();
+        f
+    };
+    assert_eq!(files(&[]), ["/etc/shadow", "/etc/sudoers"]);
+    assert_eq!(files(&["--pid", "400"]), ["/etc/sudoers"]);
+    assert_eq!(files(&["--until", "+30s"]), ["/etc/shadow"]);
+    assert_eq!(files(&["--incident", "2"]), ["/etc/sudoers"]);
+}
+
+#[test]
+fn stats_count_the_events_in_scope() {
+    let (_d, trace) = scoped_trace();
+    let t = &trace;
+    let st = on(t, &["stats", "--json", "--since", "09:00:30"]);
+    let v: serde_json::Value = serde_json::from_str(&st).expect("json");
+    assert_eq!(v["events"], 4, "{st}");
+    assert!(!st.contains("cat[301]") && st.contains("cat[400]"), "{st}");
+    let st = on(t, &["stats", "--json", "--process-tree", "300"]);
+    assert!(
+        !st.contains("/etc/sudoers") && !st.contains("cat[400]"),
+        "{st}"
+    );
+}
+
+#[test]
+fn report_of_one_incident() {
+    let (dir, trace) = scoped_trace();
+    let t = &trace;
+    let html = dir.path().join("r.html");
+    let h = s(&html);
+    on(t, &["report", "-o", h, "--incident", "2"]);
+    let body = std::fs::read_to_string(&html).expect("report");
+    assert!(body.contains("cat /etc/sudoers"), "report lacks incident 2");
+    assert!(!body.contains("Incident 1"), "report has incident 1");
+    assert!(
+        body.contains("Incident 2"),
+        "report lacks incident 2's heading"
+    );
+    // Unscoped, both.
+    on(t, &["report", "-o", h]);
+    let body = std::fs::read_to_string(&html).expect("report");
+    assert!(body.contains("Incident 1") && body.contains("Incident 2"));
+}
+
+#[test]
+fn bad_scopes_are_refused_on_every_command() {
+    let (_d, trace) = scoped_trace();
+    let t = &trace;
+    for c in ["timeline", "detect", "incidents", "tree", "graph", "stats"] {
+        let out = analyzer(&[c, "-q", "--since", "25:00", s(t)]);
+        assert_eq!(out.status.code(), Some(2), "{c}");
+        assert!(
+            text(&out.stderr).contains("time of day"),
+            "{c}: {}",
+            text(&out.stderr)
+        );
+        let out = analyzer(&[c, "-q", "--incident", "9", s(t)]);
+        assert_eq!(out.status.code(), Some(1), "{c}");
+        assert!(text(&out.stderr).contains("there is no incident 9"), "{c}");
+    }
+}
