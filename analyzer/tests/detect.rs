@@ -657,6 +657,20 @@ fn incidents_are_ordered_by_severity_then_time() {
         one.contains("late[400]") && !one.contains("early[300]"),
         "{one}"
     );
+    // The report tells them in the same order.
+    let html = dir.path().join("r.html");
+    ok(&[
+        "report",
+        "-q",
+        "--rules",
+        r,
+        "-o",
+        html.to_str().expect("utf8"),
+        p,
+    ]);
+    let body = std::fs::read_to_string(&html).expect("report");
+    let at = |s: &str| body.find(s).unwrap_or_else(|| panic!("{s} not in report"));
+    assert!(at("critical thing: late[400]") < at("low thing: early[300]"));
 }
 
 /// The story root is the top of the attack's own ancestry: a long-lived harness with a

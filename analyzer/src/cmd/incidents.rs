@@ -124,7 +124,8 @@ pub fn write_incidents(out: &mut impl Write, d: &Detection) -> std::io::Result<(
         out,
         "-- {} incidents from {} findings{} --",
         d.incidents.len(),
-        d.findings.len(),
+        // Every finding belongs to one incident: all of them unless scoped.
+        d.incidents.iter().map(|i| i.findings.len()).sum::<usize>(),
         if loss > 0 {
             format!(
                 "; WARNING: {loss} records were lost during recording, incidents may be incomplete"
