@@ -11,6 +11,7 @@ pub mod model;
 pub mod names;
 pub mod policy;
 pub mod replay;
+pub mod scope;
 pub mod sql;
 pub mod timefmt;
 pub mod timeline;

@@ -612,3 +612,107 @@ fn only_credential_changes_that_took_effect_gain_root() {
         "{tl}"
     );
 }
+
+/// Incidents lead with the worst: a low-severity incident early in the trace and a
+/// critical one later are listed (and numbered) critical first.
+#[test]
+fn incidents_are_ordered_by_severity_then_time() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).expect("mkdir");
+    std::fs::write(
+        rules.join("r.yml"),
+        "id: T-LOW\ntitle: low thing\nseverity: low\nattack: [T1059]\nmatch:\n  event: exec\n  process.name: early\n---\nid: T-CRIT\ntitle: critical thing\nseverity: critical\nattack: [T1059]\nmatch:\n  event: exec\n  process.name: late\n",
+    )
+    .expect("write");
+    let p = dir.path().join("t.zst");
+    let mut b = TraceBuilder::new(&p)
+        .existing(1, 0, "/sbin/init", &["/sbin/init"], 0)
+        .existing(100, 1, "/usr/bin/a", &["a"], 0)
+        .existing(200, 1, "/usr/bin/b", &["b"], 0)
+        .create()
+        .expect("create");
+    let t = b.start_ns() + S;
+    b.fork(t, 100, 300).expect("fork");
+    b.exec(t + MS, 300, 100, "/usr/bin/early", &["early"])
+        .expect("exec");
+    b.fork(t + 10 * S, 200, 400).expect("fork");
+    b.exec(t + 10 * S + MS, 400, 200, "/usr/bin/late", &["late"])
+        .expect("exec");
+    b.finish().expect("finish");
+    let (r, p) = (rules.to_str().expect("utf8"), p.to_str().expect("utf8"));
+    let out = ok(&["incidents", "-q", "--rules", r, p]);
+    let heads: Vec<&str> = out.lines().filter(|l| l.starts_with("Incident")).collect();
+    assert_eq!(
+        heads,
+        [
+            "Incident 1  CRITICAL critical thing: late[400]",
+            "Incident 2  LOW low thing: early[300]"
+        ],
+        "{out}"
+    );
+    // The same numbers everywhere: timeline --incident 1 is the critical one.
+    let one = ok(&["timeline", "-q", "--rules", r, "--incident", "1", p]);
+    assert!(
+        one.contains("late[400]") && !one.contains("early[300]"),
+        "{one}"
+    );
+    // The report tells them in the same order.
+    let html = dir.path().join("r.html");
+    ok(&[
+        "report",
+        "-q",
+        "--rules",
+        r,
+        "-o",
+        html.to_str().expect("utf8"),
+        p,
+    ]);
+    let body = std::fs::read_to_string(&html).expect("report");
+    let at = |s: &str| body.find(s).unwrap_or_else(|| panic!("{s} not in report"));
+    assert!(at("critical thing: late[400]") < at("low thing: early[300]"));
+}
+
+/// The story root is the top of the attack's own ancestry: a long-lived harness with a
+/// huge command line that ran much unrelated work is not it, and the command lines shown
+/// in root and entry are capped.
+#[test]
+fn a_harness_is_not_the_story_root() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let p = dir.path().join("t.zst");
+    let huge = format!("--config={}", "x".repeat(816));
+    let payload = format!("echo {}; cat /etc/shadow", "y".repeat(300));
+    let mut b = TraceBuilder::new(&p)
+        .existing(1, 0, "/sbin/init", &["/sbin/init"], 0)
+        .existing(50, 1, "/usr/bin/harness", &["harness", &huge], 0)
+        .create()
+        .expect("create");
+    // Ten minutes into the recording, after many unrelated jobs.
+    let t = b.start_ns() + 600 * S;
+    for k in 0..10u32 {
+        let pid = 500 + k;
+        let at = t + u64::from(k) * S;
+        b.fork(at, 50, pid).expect("fork");
+        b.exec(at + MS, pid, 50, "/bin/sleep", &["sleep", "0"])
+            .expect("exec");
+        b.exit(at + 2 * MS, pid, 0).expect("exit");
+    }
+    let t = t + 20 * S;
+    b.fork(t, 50, 600).expect("fork");
+    b.exec(t + MS, 600, 50, "/bin/bash", &["bash", "-c", &payload])
+        .expect("exec");
+    b.fork(t + 2 * MS, 600, 601).expect("fork");
+    b.exec(t + 3 * MS, 601, 600, "/bin/cat", &["cat", "/etc/shadow"])
+        .expect("exec");
+    b.open(t + 4 * MS, 601, "/etc/shadow", 0, 3).expect("open");
+    b.finish().expect("finish");
+    let out = ok(&["incidents", "-q", p.to_str().expect("utf8")]);
+    let root = out
+        .lines()
+        .find(|l| l.starts_with("  root:"))
+        .expect("root line");
+    assert!(root.contains("bash[600]"), "{out}");
+    assert!(!out.contains("harness"), "{out}");
+    assert!(root.ends_with("…(+130 chars)"), "{root}");
+    assert!(root.chars().count() < 260, "{root}");
+}

@@ -341,7 +341,10 @@ fn loss_windows_are_carried_and_shown_inline() {
     // A process filter never hides loss.
     let anchors = set.recordings.iter().map(|r| r.anchor).collect();
     let filter = Filter {
-        pids: vec![999],
+        scope: rewind_analyzer::scope::Scope {
+            pids: vec![999],
+            ..Default::default()
+        },
         ..Filter::default()
     };
     let mut tl = Timeline::new(Vec::new(), Format::Json, filter, anchors);

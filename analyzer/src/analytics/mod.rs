@@ -632,11 +632,16 @@ pub fn event_frame(c: &Collector, bucket_ns: i64) -> PolarsResult<DataFrame> {
 /// The connection frame `stats` aggregates: outbound connections, UDP flows and sockets
 /// already open (accepted ones are the other side's destination), with `destination`
 /// (`Conn::remote_text`), `bytes_sent`, `bytes_received`.
-pub fn destination_frame(model: &Model) -> PolarsResult<DataFrame> {
+/// With `images`, only the connections of those images.
+pub fn destination_frame(
+    model: &Model,
+    images: Option<&std::collections::HashSet<crate::model::process::ImageId>>,
+) -> PolarsResult<DataFrame> {
     let cs: Vec<_> = model
         .conns
         .iter()
         .filter(|c| c.dir != Direction::Inbound)
+        .filter(|c| images.is_none_or(|s| s.contains(&c.image)))
         .collect();
     DataFrame::new_infer_height(vec![
         col_of(

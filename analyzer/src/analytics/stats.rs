@@ -160,12 +160,15 @@ fn by_count_then(count: &str, key: &str) -> (Vec<Expr>, SortMultipleOptions) {
     )
 }
 
-/// Computes the statistics. `bucket_ns` `None` picks one from the time span.
+/// Computes the statistics. `bucket_ns` `None` picks one from the time span. With
+/// `images` (a scope's), bytes by destination and execs by binary count only those
+/// images' (the collector holds only the events in scope already).
 pub fn compute(
     c: &Collector,
     model: &Model,
     bucket_ns: Option<u64>,
     top: usize,
+    images: Option<&std::collections::HashSet<crate::model::process::ImageId>>,
 ) -> PolarsResult<Stats> {
     let first = c.events().map(|i| c.time[i]).min();
     let last = c.events().map(|i| c.time[i]).max();
@@ -258,7 +261,7 @@ pub fn compute(
 
     // Bytes by destination.
     let (_, opts) = by_count_then("bytes_total", "destination");
-    let dest = destination_frame(model)?
+    let dest = destination_frame(model, images)?
         .lazy()
         .group_by([col("destination")])
         .agg([
@@ -289,6 +292,7 @@ pub fn compute(
         .images
         .iter()
         .filter(|i| i.origin == crate::model::process::Origin::Exec)
+        .filter(|i| images.is_none_or(|s| s.contains(&i.id)))
         .map(|i| i.exe.display())
         .collect();
     let (by, opts) = by_count_then("execs", "exe");

@@ -29,6 +29,53 @@ pub struct Args {
     /// (fixtures/policies for fixtures/expected/NAME); skipped when it does not exist.
     #[arg(long, value_name = "DIR")]
     pub policies: Option<PathBuf>,
+    /// Compare (or bless) only these outputs, comma-separated or repeated: file names
+    /// without `.txt` (`detect`, `incidents`, `timeline`, `timeline-ancestry`, `tree`,
+    /// `query-NAME`, `policy-NAME`), or `query` / `policy` for all of that kind. A fixture
+    /// of your own can carry expectations of findings only: `--only detect,incidents`.
+    #[arg(long, value_name = "OUTPUT", value_delimiter = ',')]
+    pub only: Vec<String>,
+}
+
+/// Which outputs `--only` selects.
+#[derive(Debug, Clone, Default)]
+pub struct Only(Vec<String>);
+
+impl Only {
+    /// Every output (no `--only`).
+    pub fn all() -> Self {
+        Only(Vec::new())
+    }
+
+    /// Is the output `name` (a file name) selected?
+    pub fn wants(&self, name: &str) -> bool {
+        let stem = name.strip_suffix(".txt").unwrap_or(name);
+        self.0.is_empty()
+            || self.0.iter().any(|o| {
+                o == stem
+                    || (o == "query" && stem.starts_with("query-"))
+                    || (o == "policy" && stem.starts_with("policy-"))
+            })
+    }
+
+    /// Refuses names that select nothing among `names`.
+    fn validate(&self, names: &[String]) -> anyhow::Result<()> {
+        for o in &self.0 {
+            let one = Only(vec![o.clone()]);
+            if !names.iter().any(|n| one.wants(n)) {
+                let stems: Vec<&str> = names
+                    .iter()
+                    .map(|n| n.strip_suffix(".txt").unwrap_or(n))
+                    .collect();
+                anyhow::bail!(
+                    "--only {}: no such output; the outputs are {}",
+                    escape(o),
+                    escape(&stems.join(", "))
+                );
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The tree, written once the model is complete.
@@ -77,9 +124,54 @@ pub fn policy_outputs(
     Ok(outs)
 }
 
-/// Every output `check` compares, by file name.
-pub fn outputs(input: &super::Inputs) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+/// The names of the outputs computed from one replay (the rest: detect, incidents,
+/// policy-NAME).
+fn replay_outputs() -> Vec<String> {
+    let mut names: Vec<String> = ["timeline.txt", "timeline-ancestry.txt", "tree.txt"]
+        .map(String::from)
+        .into();
+    for q in crate::sql::query::CANNED {
+        if q.params().is_empty() {
+            names.push(format!("query-{}.txt", q.name));
+        }
+    }
+    names
+}
+
+/// Every output `check` compares, by file name, of those `only` selects.
+pub fn outputs(input: &super::Inputs, only: &Only) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     let set = input.open()?;
+    let mut outs = Vec::new();
+    if replay_outputs().iter().any(|n| only.wants(n)) {
+        outs = replayed(&set)?;
+    }
+    outs.retain(|(n, _)| only.wants(n));
+    if only.wants("detect.txt") || only.wants("incidents.txt") {
+        // Detections with the built-in rules: every finding and incident, so a rule
+        // that starts or stops firing on a fixture shows up as a diff.
+        let rules = super::detect::RuleArgs {
+            rules: None,
+            sigma: None,
+            min_severity: crate::detect::rule::Severity::Info,
+            window: 3_600_000_000_000,
+        };
+        let d = super::detect::detect(&set, &rules, false)?;
+        if only.wants("detect.txt") {
+            let mut text = Vec::new();
+            super::detect::write_findings(&mut text, &d)?;
+            outs.push(("detect.txt".into(), text));
+        }
+        if only.wants("incidents.txt") {
+            let mut text = Vec::new();
+            super::incidents::write_incidents(&mut text, &d)?;
+            outs.push(("incidents.txt".into(), text));
+        }
+    }
+    Ok(outs)
+}
+
+/// The timelines, the tree and the canned queries, from one replay.
+fn replayed(set: &rewind_schema::trace::TraceSet) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     let anchors: Vec<_> = set.recordings.iter().map(|r| r.anchor).collect();
     let mut story = Timeline::new(
         Vec::new(),
@@ -87,7 +179,7 @@ pub fn outputs(input: &super::Inputs) -> anyhow::Result<Vec<(String, Vec<u8>)>> 
         Filter::default(),
         anchors.clone(),
     );
-    story.preamble(&super::timeline::preamble(&set))?;
+    story.preamble(&super::timeline::preamble(set))?;
     let mut ancestry = Timeline::new(
         Vec::new(),
         Format::Text { color: false },
@@ -107,7 +199,7 @@ pub fn outputs(input: &super::Inputs) -> anyhow::Result<Vec<(String, Vec<u8>)>> 
     // run on.
     let mut conn = crate::sql::engine::connection(None)?;
     let sinks: &mut [&mut dyn Sink] = &mut [&mut story, &mut ancestry, &mut tree];
-    crate::sql::ingest_with(&mut conn, &set, ReplayOptions::default(), sinks)?;
+    crate::sql::ingest_with(&mut conn, set, ReplayOptions::default(), sinks)?;
     conn.execute_batch("PRAGMA query_only=1")?;
     let mut outs = vec![
         ("timeline.txt".into(), story.into_inner()),
@@ -124,32 +216,28 @@ pub fn outputs(input: &super::Inputs) -> anyhow::Result<Vec<(String, Vec<u8>)>> 
         crate::sql::query::print(&table, crate::sql::query::Format::Text, &mut text)?;
         outs.push((format!("query-{}.txt", q.name), text));
     }
-    // Detections with the built-in rules: every finding and incident, so a rule that
-    // starts or stops firing on a fixture shows up as a diff.
-    let rules = super::detect::RuleArgs {
-        rules: None,
-        sigma: None,
-        min_severity: crate::detect::rule::Severity::Info,
-        window: 3_600_000_000_000,
-    };
-    let d = super::detect::detect(&set, &rules, false)?;
-    let mut text = Vec::new();
-    super::detect::write_findings(&mut text, &d)?;
-    outs.push(("detect.txt".into(), text));
-    let mut text = Vec::new();
-    super::incidents::write_incidents(&mut text, &d)?;
-    outs.push(("incidents.txt".into(), text));
     Ok(outs)
 }
 
 /// Runs the command.
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
-    let mut outs = outputs(&args.input)?;
+    let only = Only(args.only.clone());
     let policies = match &args.policies {
         Some(d) => d.clone(),
         None => args.expect.join("../../policies"),
     };
-    outs.extend(policy_outputs(&args.input, &policies)?);
+    let mut names = replay_outputs();
+    names.extend(["detect.txt".to_string(), "incidents.txt".to_string()]);
+    // Each policy is a replay of its own: evaluated only when wanted.
+    let policy_outs = if only.0.is_empty() || only.0.iter().any(|o| o.starts_with("policy")) {
+        policy_outputs(&args.input, &policies)?
+    } else {
+        Vec::new()
+    };
+    names.extend(policy_outs.iter().map(|(n, _)| n.clone()));
+    only.validate(&names)?;
+    let mut outs = outputs(&args.input, &only)?;
+    outs.extend(policy_outs.into_iter().filter(|(n, _)| only.wants(n)));
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if args.bless {
@@ -164,7 +252,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         }
         return Ok(Outcome::Clean);
     }
-    let mut bad = Vec::new();
+    let (mut bad, mut missing) = (Vec::new(), Vec::new());
     for (name, actual) in &outs {
         let path = args.expect.join(name);
         let expected = match std::fs::read(&path) {
@@ -176,7 +264,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
                     Escaped(path.display()),
                     Escaped(e)
                 )?;
-                bad.push(name.clone());
+                missing.push(name.clone());
                 continue;
             }
         };
@@ -200,15 +288,26 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             writeln!(out, "{}", escape(body))?;
         }
     }
-    if bad.is_empty() {
-        Ok(Outcome::Clean)
-    } else {
-        anyhow::bail!(
-            "{} of {} outputs differ from {}: {}",
+    let mut problems = Vec::new();
+    if !missing.is_empty() {
+        problems.push(format!(
+            "{} of {} expectations MISSING (create them with --bless): {}",
+            missing.len(),
+            outs.len(),
+            missing.join(", ")
+        ));
+    }
+    if !bad.is_empty() {
+        problems.push(format!(
+            "{} of {} outputs differ: {}",
             bad.len(),
             outs.len(),
-            args.expect.display(),
             bad.join(", ")
-        )
+        ));
+    }
+    if problems.is_empty() {
+        Ok(Outcome::Clean)
+    } else {
+        anyhow::bail!("{}: {}", args.expect.display(), problems.join("; "))
     }
 }

@@ -7,6 +7,7 @@ use crate::detect::{Detector, ExternalRules, Finding};
 use crate::exit::Outcome;
 use crate::model::Model;
 use crate::replay::{replay, ReplayOptions, ReplayStats, Sink};
+use crate::scope::{Matcher, Scope};
 use crate::timefmt;
 use anyhow::Context;
 use rewind_schema::text::{escape, Escaped};
@@ -49,6 +50,9 @@ pub struct Args {
     /// Rules.
     #[command(flatten)]
     pub rules: RuleArgs,
+    /// Only findings in this time window, of these processes, of this incident.
+    #[command(flatten)]
+    pub scope: crate::scope::ScopeArgs,
     /// One JSON object per finding, one per line.
     #[arg(long)]
     pub json: bool,
@@ -106,6 +110,68 @@ pub struct Detection {
     pub incidents: Vec<Incident>,
     /// What the replay read.
     pub stats: ReplayStats,
+    /// The first event's time.
+    pub first_wall: Option<i128>,
+}
+
+/// Which findings `scope` keeps (by index): those of its processes, at least partly in
+/// its window, of its incident.
+fn in_scope(d: &Detection, scope: &Scope) -> anyhow::Result<Vec<bool>> {
+    let mut scope = scope.clone();
+    crate::scope::resolve_incident(&mut scope, &d.incidents)?;
+    let of_incident: Option<&Vec<usize>> = scope
+        .incident
+        .and_then(|n| d.incidents.iter().find(|i| i.id == n))
+        .map(|i| &i.findings);
+    let mut m = Matcher::new(scope);
+    if let Some(t) = d.first_wall {
+        m.first(t);
+    }
+    Ok(d.findings
+        .iter()
+        .enumerate()
+        .map(|(k, f)| {
+            of_incident.is_none_or(|fs| fs.contains(&k))
+                && m.thing(&d.model, f.image, f.wall_ns, f.last_wall_ns.max(f.wall_ns))
+        })
+        .collect())
+}
+
+impl Detection {
+    /// Keeps the incidents with a finding in `scope`, whole (`analyzer incidents`,
+    /// the report): their numbers do not change.
+    pub fn scope_incidents(&mut self, scope: &Scope) -> anyhow::Result<()> {
+        if scope.is_everything() {
+            return Ok(());
+        }
+        let keep = in_scope(self, scope)?;
+        self.incidents
+            .retain(|i| i.findings.iter().any(|&f| keep[f]));
+        Ok(())
+    }
+
+    /// Keeps the findings in `scope`, and the incidents they belong to, with those
+    /// findings only (`analyzer detect`).
+    pub fn scope_findings(&mut self, scope: &Scope) -> anyhow::Result<()> {
+        if scope.is_everything() {
+            return Ok(());
+        }
+        let keep = in_scope(self, scope)?;
+        let mut new_index = vec![None; keep.len()];
+        let mut kept = Vec::new();
+        for (k, f) in std::mem::take(&mut self.findings).into_iter().enumerate() {
+            if keep[k] {
+                new_index[k] = Some(kept.len());
+                kept.push(f);
+            }
+        }
+        self.findings = kept;
+        for inc in &mut self.incidents {
+            inc.findings = inc.findings.iter().filter_map(|&f| new_index[f]).collect();
+        }
+        self.incidents.retain(|i| !i.findings.is_empty());
+        Ok(())
+    }
 }
 
 /// Replays `set` with the rules and groups the findings.
@@ -125,17 +191,20 @@ pub fn detect_with(
     let sigma = load_sigma(args)?;
     let anchors = set.recordings.iter().map(|r| r.anchor).collect();
     let mut det = Detector::new(rules, sigma, anchors);
+    let mut both = Both {
+        det: &mut det,
+        extra,
+        first: None,
+    };
     let (model, stats) = replay(
         set,
-        &mut [&mut Both {
-            det: &mut det,
-            extra,
-        }],
+        &mut [&mut both],
         ReplayOptions {
             progress,
             ..Default::default()
         },
     )?;
+    let first_wall = both.first;
     let findings: Vec<Finding> = det
         .into_findings()
         .into_iter()
@@ -147,6 +216,7 @@ pub fn detect_with(
         findings,
         incidents,
         stats,
+        first_wall,
     })
 }
 
@@ -154,10 +224,12 @@ pub fn detect_with(
 struct Both<'a, 'b> {
     det: &'a mut Detector,
     extra: &'a mut [&'b mut dyn Sink],
+    first: Option<i128>,
 }
 
 impl Sink for Both<'_, '_> {
     fn step(&mut self, model: &Model, step: &crate::replay::Step) -> anyhow::Result<()> {
+        self.first.get_or_insert(step.wall_ns);
         self.det.step(model, step)?;
         for s in self.extra.iter_mut() {
             s.step(model, step)?;
@@ -177,7 +249,8 @@ impl Sink for Both<'_, '_> {
 /// Runs the command.
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let set = args.input.open()?;
-    let d = detect(&set, &args.rules, !args.quiet)?;
+    let mut d = detect(&set, &args.rules, !args.quiet)?;
+    d.scope_findings(&args.scope.scope())?;
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     if args.json {

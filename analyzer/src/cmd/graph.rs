@@ -36,6 +36,14 @@ pub struct Args {
     /// Also the loader, locale and library files every program opens.
     #[arg(long)]
     pub all: bool,
+    /// Only what the processes in scope did in this window (their files, connections and
+    /// DNS names, and the processes they forked or talked to), of these pids, under this
+    /// process, in this container or of this incident.
+    #[command(flatten)]
+    pub scope: crate::scope::ScopeArgs,
+    /// Rules that number the incidents (for `--incident`).
+    #[command(flatten)]
+    pub rules: super::detect::RuleArgs,
     /// No progress display.
     #[arg(long, short)]
     pub quiet: bool,
@@ -53,10 +61,12 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
 /// Writes the graph of `args.input` to `out`.
 pub fn write(args: &Args, out: &mut impl Write) -> anyhow::Result<Outcome> {
     let set = args.input.open()?;
+    let scope = crate::scope::resolve(&args.scope, &set, &args.rules, !args.quiet)?;
     let mut gb = GraphBuilder::new(GraphOptions {
         routine_files: args.all,
     });
-    let sinks: &mut [&mut dyn Sink] = &mut [&mut gb];
+    let mut scoped = crate::scope::Scoped::new(scope.clone(), &mut gb);
+    let sinks: &mut [&mut dyn Sink] = &mut [&mut scoped];
     // Whole-model replay (no streaming): these outputs are built from every process
     // and connection at the end. The struct grows; keep the defaults for new fields.
     #[allow(clippy::needless_update)]
@@ -65,12 +75,21 @@ pub fn write(args: &Args, out: &mut impl Write) -> anyhow::Result<Outcome> {
         ..Default::default()
     };
     let (model, stats) = replay(&set, sinks, opts)?;
-    let full = gb.into_graph();
+    let seen = std::mem::take(&mut scoped.matcher.seen);
+    let mut g = gb.into_graph();
+    if !scope.is_everything() {
+        // The processes in scope and what they touched, one hop out.
+        let mut seen: Vec<_> = seen.into_iter().collect();
+        seen.sort();
+        g = g
+            .around_images(seen, 1)
+            .ok_or_else(|| anyhow::anyhow!("no process did anything in scope"))?;
+    }
     let g = match &args.around {
-        Some(sel) => full
+        Some(sel) => g
             .around(&model, sel, args.depth)
             .ok_or_else(|| anyhow::anyhow!("no process in the trace matches {sel:?}"))?,
-        None => full,
+        None => g,
     };
     match args.format {
         GraphFormat::Dot => render::write_dot(&g, out)?,

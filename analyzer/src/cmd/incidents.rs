@@ -16,6 +16,10 @@ pub struct Args {
     /// Rules.
     #[command(flatten)]
     pub rules: RuleArgs,
+    /// Only the incidents with a finding in this time window, of these processes (shown
+    /// whole, with their numbers), or this incident.
+    #[command(flatten)]
+    pub scope: crate::scope::ScopeArgs,
     /// One JSON object per incident (with its findings), one per line.
     #[arg(long)]
     pub json: bool,
@@ -27,7 +31,8 @@ pub struct Args {
 /// Runs the command.
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let set = args.input.open()?;
-    let d = detect(&set, &args.rules, !args.quiet)?;
+    let mut d = detect(&set, &args.rules, !args.quiet)?;
+    d.scope_incidents(&args.scope.scope())?;
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     if args.json {
@@ -119,7 +124,8 @@ pub fn write_incidents(out: &mut impl Write, d: &Detection) -> std::io::Result<(
         out,
         "-- {} incidents from {} findings{} --",
         d.incidents.len(),
-        d.findings.len(),
+        // Every finding belongs to one incident: all of them unless scoped.
+        d.incidents.iter().map(|i| i.findings.len()).sum::<usize>(),
         if loss > 0 {
             format!(
                 "; WARNING: {loss} records were lost during recording, incidents may be incomplete"

@@ -38,6 +38,10 @@ pub struct Args {
     /// Rules.
     #[command(flatten)]
     pub rules: RuleArgs,
+    /// Only the incidents with a finding in scope (whole), and the graph, charts and file
+    /// table of the processes in scope.
+    #[command(flatten)]
+    pub scope: crate::scope::ScopeArgs,
     /// Rows kept per table (files, network); incident processes' rows are kept first.
     #[arg(long, default_value_t = 5000, value_name = "N")]
     pub max_rows: usize,
@@ -108,7 +112,15 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         );
     }
     let set = args.input.open()?;
-    let (html, outcome) = build(&set, &args.input.traces, &args.rules, limits, !args.quiet)?;
+    let scope = crate::scope::resolve(&args.scope, &set, &args.rules, !args.quiet)?;
+    let (html, outcome) = build(
+        &set,
+        &args.input.traces,
+        &args.rules,
+        &scope,
+        limits,
+        !args.quiet,
+    )?;
     write_atomic(&args.output, &dir, html.as_bytes())?;
     if !args.quiet {
         eprintln!(
@@ -141,15 +153,28 @@ pub fn build(
     set: &TraceSet,
     inputs: &[PathBuf],
     rules: &RuleArgs,
+    scope: &crate::scope::Scope,
     limits: Limits,
     progress: bool,
 ) -> anyhow::Result<(String, Outcome)> {
     let anchors: Vec<ClockAnchor> = set.recordings.iter().map(|r| r.anchor).collect();
     let mut gb = GraphBuilder::new(GraphOptions::default());
     let mut col = Collector::new(anchors.clone());
-    let d = detect_with(set, rules, progress, &mut [&mut gb, &mut col])?;
-    let graph = gb.into_graph();
-    let st = stats::compute(&col, &d.model, None, 10)?;
+    let (mut d, seen) = {
+        let mut sg = crate::scope::Scoped::new(scope.clone(), &mut gb);
+        let mut sc = crate::scope::Scoped::new(scope.clone(), &mut col);
+        let d = detect_with(set, rules, progress, &mut [&mut sg, &mut sc])?;
+        (d, std::mem::take(&mut sg.matcher.seen))
+    };
+    let mut graph = gb.into_graph();
+    let images = (!scope.is_everything()).then_some(&seen);
+    if images.is_some() {
+        d.scope_incidents(scope)?;
+        let mut seen: Vec<_> = seen.iter().copied().collect();
+        seen.sort();
+        graph = graph.around_images(seen, 1).unwrap_or_default();
+    }
+    let st = stats::compute(&col, &d.model, None, 10, images)?;
     let shown = shown_findings(&d, limits);
     let lines = incident_lines(set, &d, &shown, &anchors, limits, progress)?;
     let outcome = d.stats.outcome.unwrap_or(Outcome::Clean);

@@ -2,6 +2,7 @@
 //! its `tests:` say it should (the detection engineer's CI check).
 
 use super::detect::{load_rules, load_sigma, RuleArgs};
+use crate::detect::rule::{Rule, RuleTest};
 use crate::detect::Detector;
 use crate::exit::Outcome;
 use crate::replay::{replay, ReplayOptions};
@@ -95,23 +96,17 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
                         None => std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("rules"),
                     };
                     let path = base.join(&t.trace);
-                    let set = TraceSet::open(&[&path])?;
-                    let anchors = set.recordings.iter().map(|x| x.anchor).collect();
-                    let mut det = Detector::new(vec![r.clone()], None, anchors);
-                    replay(&set, &mut [&mut det], ReplayOptions::default())?;
-                    let n = det.into_findings().len();
-                    let ok = n == t.findings;
+                    let (ok, text) = run_test(&rules, r, t, &path)?;
                     if !ok {
                         failed += 1;
                     }
                     writeln!(
                         out,
-                        "{} {} on {}: {} findings, expected {}",
+                        "{} {} on {}: {}",
                         if ok { "ok  " } else { "FAIL" },
                         escape(&r.meta.id),
                         Escaped(t.trace.display()),
-                        n,
-                        t.findings
+                        escape(&text)
                     )?;
                 }
             }
@@ -125,5 +120,73 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             }
             Ok(Outcome::Clean)
         }
+    }
+}
+
+/// Runs one test of `rule` on the trace at `path`: the rule and the rules it names
+/// silent, together. Whether it passed, and what was found.
+fn run_test(
+    all: &[Rule],
+    rule: &Rule,
+    t: &RuleTest,
+    path: &std::path::Path,
+) -> anyhow::Result<(bool, String)> {
+    let mut run = vec![rule.clone()];
+    let mut problems = Vec::new();
+    for id in &t.silent {
+        match all.iter().find(|r| &r.meta.id == id) {
+            Some(s) if s.meta.id != rule.meta.id => run.push(s.clone()),
+            Some(_) => problems.push(format!("{id} cannot be silent in its own test")),
+            None => problems.push(format!("silent rule {id} is not among the rules")),
+        }
+    }
+    let set = TraceSet::open(&[path])?;
+    let anchors = set.recordings.iter().map(|x| x.anchor).collect();
+    let mut det = Detector::new(run, None, anchors);
+    replay(&set, &mut [&mut det], ReplayOptions::default())?;
+    let found = det.into_findings();
+    let own: Vec<&crate::detect::Finding> =
+        found.iter().filter(|f| f.rule.id == rule.meta.id).collect();
+    let mut text = format!("{} findings", own.len());
+    if let Some(n) = t.findings {
+        text.push_str(&format!(", expected {n}"));
+        if own.len() != n {
+            problems.push(format!("{} findings, expected {n}", own.len()));
+        }
+    }
+    if let Some(want) = &t.processes {
+        let mut got: Vec<&str> = own.iter().map(|f| f.process.as_str()).collect();
+        got.sort_unstable();
+        got.dedup();
+        let mut want: Vec<&str> = want.iter().map(String::as_str).collect();
+        want.sort_unstable();
+        want.dedup();
+        text.push_str(&format!("; processes {}", got.join(", ")));
+        if got != want {
+            problems.push(format!(
+                "fired in [{}], expected [{}]",
+                got.join(", "),
+                want.join(", ")
+            ));
+        }
+    }
+    if !t.silent.is_empty() {
+        text.push_str(&format!("; silent {}", t.silent.join(", ")));
+        for id in &t.silent {
+            let mut by: Vec<&str> = found
+                .iter()
+                .filter(|f| &f.rule.id == id)
+                .map(|f| f.process.as_str())
+                .collect();
+            by.dedup();
+            if !by.is_empty() {
+                problems.push(format!("{id} fired ({})", by.join(", ")));
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok((true, text))
+    } else {
+        Ok((false, format!("{text}: {}", problems.join("; "))))
     }
 }

@@ -38,6 +38,13 @@ pub struct Args {
     /// How many processes to list.
     #[arg(long, default_value_t = 10)]
     pub top: usize,
+    /// Only the events in this window, of these pids, under this process, in this
+    /// container or of this incident (bytes and execs: of the processes in scope).
+    #[command(flatten)]
+    pub scope: crate::scope::ScopeArgs,
+    /// Rules that number the incidents (for `--incident`).
+    #[command(flatten)]
+    pub rules: super::detect::RuleArgs,
     /// One JSON document instead of text tables.
     #[arg(long)]
     pub json: bool,
@@ -58,8 +65,10 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
 /// Writes the statistics of `args.input` to `out`.
 pub fn write(args: &Args, out: &mut impl Write) -> anyhow::Result<Outcome> {
     let set = args.input.open()?;
+    let scope = crate::scope::resolve(&args.scope, &set, &args.rules, !args.quiet)?;
     let mut c = Collector::new(set.recordings.iter().map(|r| r.anchor).collect());
-    let sinks: &mut [&mut dyn Sink] = &mut [&mut c];
+    let mut scoped = crate::scope::Scoped::new(scope.clone(), &mut c);
+    let sinks: &mut [&mut dyn Sink] = &mut [&mut scoped];
     // Whole-model replay (no streaming): these outputs are built from every process
     // and connection at the end. The struct grows; keep the defaults for new fields.
     #[allow(clippy::needless_update)]
@@ -68,7 +77,9 @@ pub fn write(args: &Args, out: &mut impl Write) -> anyhow::Result<Outcome> {
         ..Default::default()
     };
     let (model, rs) = replay(&set, sinks, opts)?;
-    let s = stats::compute(&c, &model, args.bucket.0, args.top)?;
+    let seen = std::mem::take(&mut scoped.matcher.seen);
+    let images = (!scope.is_everything()).then_some(&seen);
+    let s = stats::compute(&c, &model, args.bucket.0, args.top, images)?;
     if args.json {
         stats::write_json(&s, out)?;
     } else {

@@ -2,7 +2,7 @@
 
 use crate::exit::Outcome;
 use crate::replay::{replay, ReplayOptions, Sink};
-use crate::timeline::{parse_types, Filter, Format, ProcSel, TimeBound, Timeline};
+use crate::timeline::{parse_types, Filter, Format, Timeline};
 use rewind_schema::trace::TraceSet;
 use std::io::{BufWriter, IsTerminal, Write};
 
@@ -23,21 +23,9 @@ pub struct Args {
     /// The traces to read.
     #[command(flatten)]
     pub input: super::Inputs,
-    /// Only events at or after this time: RFC 3339, or +DURATION after the first event.
-    #[arg(long, value_name = "TIME")]
-    pub since: Option<TimeBound>,
-    /// Only events at or before this time: RFC 3339, or +DURATION after the first event.
-    #[arg(long, value_name = "TIME")]
-    pub until: Option<TimeBound>,
-    /// Only these processes (repeatable).
-    #[arg(long, value_name = "PID")]
-    pub pid: Vec<u32>,
-    /// Only this process and its descendants: a pid or an exec id (PID@START_NS).
-    #[arg(long, value_name = "PID|EXEC_ID")]
-    pub process_tree: Option<ProcSel>,
-    /// Only processes in this container (id prefix), or `host` for none.
-    #[arg(long, value_name = "ID")]
-    pub container: Option<String>,
+    /// Time window, processes, container, incident.
+    #[command(flatten)]
+    pub scope: crate::scope::ScopeArgs,
     /// Only these event types or families (process, file, network, privilege, kernel,
     /// enforcement, loss), comma-separated or repeated.
     #[arg(long = "type", value_name = "TYPE")]
@@ -64,10 +52,6 @@ pub struct Args {
     /// No progress display.
     #[arg(long, short)]
     pub quiet: bool,
-    /// Only the processes of this incident (numbered by `analyzer incidents`), from its
-    /// first finding to its last.
-    #[arg(long, value_name = "N")]
-    pub incident: Option<usize>,
     /// Rules that define the incidents.
     #[command(flatten)]
     pub rules: super::detect::RuleArgs,
@@ -86,16 +70,11 @@ impl Args {
             None => None,
         };
         Ok(Filter {
-            since: self.since,
-            until: self.until,
-            pids: self.pid.clone(),
-            tree: self.process_tree.clone(),
-            container: self.container.clone(),
+            scope: self.scope.scope(),
             types: parse_types(&self.types).map_err(anyhow::Error::msg)?,
             grep,
             all: self.all,
             ancestry: self.ancestry,
-            images: None,
         })
     }
 
@@ -159,15 +138,9 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
 pub fn write(args: &Args, out: &mut impl Write) -> anyhow::Result<Outcome> {
     let set = args.input.open()?;
     let mut filter = args.filter()?;
-    if let Some(n) = args.incident {
+    if filter.scope.incident.is_some() {
         let d = super::detect::detect(&set, &args.rules, !args.quiet)?;
-        let count = d.incidents.len();
-        let Some(inc) = d.incidents.into_iter().find(|i| i.id == n) else {
-            anyhow::bail!(
-                "there is no incident {n}: these traces have {count} (see `analyzer incidents`)"
-            );
-        };
-        filter.images = Some(inc.images.into_iter().collect());
+        crate::scope::resolve_incident(&mut filter.scope, &d.incidents)?;
     }
     let anchors = set.recordings.iter().map(|r| r.anchor).collect();
     let mut tl = Timeline::new(&mut *out, args.format(), filter, anchors);

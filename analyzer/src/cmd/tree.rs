@@ -10,7 +10,7 @@ use crate::timefmt;
 use crate::timeline::ProcSel;
 use rewind_schema::text::escape;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io::{BufWriter, Write};
 
 /// Arguments of `analyzer tree`.
@@ -19,9 +19,14 @@ pub struct Args {
     /// The traces to read.
     #[command(flatten)]
     pub input: super::Inputs,
-    /// Only this process and its descendants: a pid or an exec id (PID@START_NS).
-    #[arg(long, value_name = "PID|EXEC_ID")]
-    pub process_tree: Option<ProcSel>,
+    /// Only the processes that did something in this window, of these pids, under this
+    /// process, in this container or of this incident (with their ancestors, to place
+    /// them); `--process-tree` starts the tree at that process.
+    #[command(flatten)]
+    pub scope: crate::scope::ScopeArgs,
+    /// Rules that number the incidents (for `--incident`).
+    #[command(flatten)]
+    pub rules: super::detect::RuleArgs,
     /// Show exec ids (for `timeline --process-tree`).
     #[arg(long)]
     pub ids: bool,
@@ -206,6 +211,17 @@ pub fn forest(model: &Model, anchors: &[rewind_schema::meta::ClockAnchor]) -> Ve
     out
 }
 
+/// The nodes in `keep` and their ancestors.
+fn prune(nodes: Vec<ProcNode>, keep: &HashSet<String>) -> Vec<ProcNode> {
+    nodes
+        .into_iter()
+        .filter_map(|mut n| {
+            n.children = prune(std::mem::take(&mut n.children), keep);
+            (keep.contains(&n.exec_id) || !n.children.is_empty()).then_some(n)
+        })
+        .collect()
+}
+
 fn select<'a>(nodes: &'a [ProcNode], sel: &ProcSel, out: &mut Vec<&'a ProcNode>) {
     for n in nodes {
         let hit = match sel {
@@ -305,22 +321,37 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
 /// Writes the tree of `args.input` to `out`.
 pub fn write(args: &Args, out: &mut impl Write) -> anyhow::Result<Outcome> {
     let set = args.input.open()?;
+    let scope = crate::scope::resolve(&args.scope, &set, &args.rules, !args.quiet)?;
+    let mut noop = crate::scope::Ignore;
+    let mut scoped = crate::scope::Scoped::new(scope.clone(), &mut noop);
     let (model, stats) = replay(
         &set,
-        &mut [],
+        &mut [&mut scoped],
         ReplayOptions {
             progress: !args.quiet,
             streaming: false,
         },
     )?;
     let anchors: Vec<_> = set.recordings.iter().map(|r| r.anchor).collect();
-    let all = forest(&model, &anchors);
+    let mut all = forest(&model, &anchors);
+    if !scope.is_everything() {
+        // The processes with an event in scope, by their first image's exec id.
+        let (_, head_of) = process_heads(&model);
+        let keep: HashSet<String> = scoped
+            .matcher
+            .seen
+            .iter()
+            .filter_map(|i| head_of.get(i))
+            .map(|h| model.image(*h).exec_id())
+            .collect();
+        all = prune(all, &keep);
+    }
     let mut picked = Vec::new();
-    match &args.process_tree {
+    match &scope.tree {
         Some(sel) => {
             select(&all, sel, &mut picked);
             if picked.is_empty() {
-                anyhow::bail!("no process matches {sel:?} in the trace");
+                anyhow::bail!("no process matches {sel:?} in scope");
             }
         }
         None => picked.extend(all.iter()),

@@ -1,13 +1,27 @@
 //! Incidents: findings grouped along the process graph. Two findings belong together
 //! when their processes share a story root (the top of their ancestry below a
-//! supervisor such as systemd, sshd or a container shim: one service, one login
-//! session, one command), or when a connection links the two trees (a reverse shell and
-//! its listener, a tool and the internal service it reached), and they are no further
-//! apart in time than the window.
+//! supervisor such as systemd, sshd or a container shim, or below a harness: one
+//! service, one login session, one command), or when a connection links the two trees
+//! (a reverse shell and its listener, a tool and the internal service it reached), and
+//! they are no further apart in time than the window.
+//!
+//! The story root rule: climb a finding's ancestry and stop below the first ancestor
+//! that is
+//! - a supervisor (pid 1 or 2, or one of [`SUPERVISORS`]), or
+//! - a *harness*: a process with no finding of its own that is long-lived (it began at
+//!   least [`HARNESS_MIN_AGE_NS`] before the child on the way down to the finding) and
+//!   started at least [`HARNESS_UNRELATED_CHILDREN`] child processes with no finding
+//!   anywhere in their subtrees (a test runner, a CI agent, a long interactive session:
+//!   it runs a great deal of unrelated work, so it is the attack's host, not part of the
+//!   attack). A short script that stages an attack (a recorded scenario) is not one: it
+//!   is young when the attack starts.
+//!
+//! Incidents are ordered (and numbered) by severity, most severe first, then by their
+//! first finding's time.
 
 use super::rule::Severity;
 use super::Finding;
-use crate::model::process::{Image, ImageId};
+use crate::model::process::{End, Image, ImageId, Origin};
 use crate::model::Model;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use serde::Serialize;
@@ -33,10 +47,31 @@ const SUPERVISORS: [&str; 16] = [
     "screen",
 ];
 
+/// An ancestor with no finding of its own that started this many child processes with no
+/// finding in their subtrees is a harness: the story root stops below it.
+pub const HARNESS_UNRELATED_CHILDREN: usize = 8;
+
+/// How long before the child on the way to a finding an ancestor must have begun to be
+/// a harness (5 minutes).
+pub const HARNESS_MIN_AGE_NS: u64 = 300_000_000_000;
+
+/// The longest command line shown in an incident header or story root, in characters.
+pub const CMDLINE_CAP: usize = 200;
+
+/// A command line cut to [`CMDLINE_CAP`] characters, with how much was left out.
+pub fn cap_cmdline(cmd: &str) -> String {
+    let total = cmd.chars().count();
+    if total <= CMDLINE_CAP {
+        return cmd.to_string();
+    }
+    let kept: String = cmd.chars().take(CMDLINE_CAP).collect();
+    format!("{kept}…(+{} chars)", total - CMDLINE_CAP)
+}
+
 /// A group of findings that tell one story.
 #[derive(Debug, Clone, Serialize)]
 pub struct Incident {
-    /// 1-based number, in order of first finding.
+    /// 1-based number: most severe first, then in order of first finding.
     pub id: usize,
     /// Highest severity of its findings.
     pub severity: Severity,
@@ -68,16 +103,86 @@ fn is_supervisor(img: &Image) -> bool {
     img.pid <= 2 || SUPERVISORS.contains(&name.as_str())
 }
 
-/// The top of a process's story: the highest ancestor below a supervisor.
-pub fn story_root(model: &Model, id: ImageId) -> ImageId {
-    let mut root = id;
-    for a in model.ancestry(id) {
-        if is_supervisor(a) && a.id != id {
-            break;
+/// A process (one pid lifetime): boot, pid and kernel start time.
+type ProcKey = (u16, u32, u64);
+
+fn key(img: &Image) -> ProcKey {
+    (img.boot, img.pid, img.proc_start)
+}
+
+/// What the story-root rule needs: which processes have findings, which lie on the way
+/// to one, and each process's child processes.
+struct RootRule<'a> {
+    model: &'a Model,
+    /// Processes with a finding of their own.
+    flagged: HashSet<ProcKey>,
+    /// Processes with a finding in their subtree (their own included).
+    on_path: HashSet<ProcKey>,
+    /// Child processes of each process.
+    children: HashMap<ProcKey, HashSet<ProcKey>>,
+}
+
+impl<'a> RootRule<'a> {
+    fn new(model: &'a Model, findings: &[Finding]) -> Self {
+        let mut flagged = HashSet::default();
+        let mut on_path = HashSet::default();
+        for f in findings {
+            let Some(img) = f.image.and_then(|i| model.images.get(i.idx())) else {
+                continue;
+            };
+            flagged.insert(key(img));
+            on_path.extend(model.ancestry(img.id).map(key));
         }
-        root = a.id;
+        let mut children: HashMap<ProcKey, HashSet<ProcKey>> = HashMap::default();
+        for img in model.images.iter() {
+            if let Some(p) = img.parent.and_then(|p| model.images.get(p.idx())) {
+                if key(p) != key(img) {
+                    children.entry(key(p)).or_default().insert(key(img));
+                }
+            }
+        }
+        RootRule {
+            model,
+            flagged,
+            on_path,
+            children,
+        }
     }
-    root
+
+    /// A long-lived process with no finding of its own that ran much unrelated work;
+    /// `child` is its child on the way down to the finding.
+    fn is_harness(&self, img: &Image, child: &Image) -> bool {
+        let k = key(img);
+        if self.flagged.contains(&k) {
+            return false;
+        }
+        let long_lived = img.origin != Origin::Unknown
+            && img.boot == child.boot
+            && child.proc_start >= img.proc_start.saturating_add(HARNESS_MIN_AGE_NS);
+        if !long_lived {
+            return false;
+        }
+        let unrelated = self
+            .children
+            .get(&k)
+            .map(|cs| cs.iter().filter(|c| !self.on_path.contains(c)).count())
+            .unwrap_or(0);
+        unrelated >= HARNESS_UNRELATED_CHILDREN
+    }
+
+    /// The top of a process's story: the highest ancestor below a supervisor or a
+    /// harness (see the module documentation).
+    fn story_root(&self, id: ImageId) -> ImageId {
+        let mut root = self.model.image(id);
+        for a in self.model.ancestry(id) {
+            if a.id != id && (is_supervisor(a) || (key(a) != key(root) && self.is_harness(a, root)))
+            {
+                break;
+            }
+            root = a;
+        }
+        root.id
+    }
 }
 
 fn find(parent: &mut [usize], mut x: usize) -> usize {
@@ -90,11 +195,21 @@ fn find(parent: &mut [usize], mut x: usize) -> usize {
 
 fn describe(model: &Model, id: ImageId) -> String {
     let img = model.image(id);
-    let cmd = img.cmdline();
+    let cmd = cap_cmdline(&img.cmdline());
     if cmd.is_empty() {
         format!("{} ({})", img.label(), img.exec_id())
     } else {
         format!("{} ({}): {cmd}", img.label(), img.exec_id())
+    }
+}
+
+/// The image that names a root: a forked copy that went on to exec is named by the
+/// program it ran (`bash[600]`, not the `harness[600]` it was forked as).
+fn shown_root(model: &Model, id: ImageId) -> ImageId {
+    let img = model.image(id);
+    match (img.origin, img.end) {
+        (Origin::Fork, Some(End::Exec { next })) if model.images.get(next.idx()).is_some() => next,
+        _ => id,
     }
 }
 
@@ -104,10 +219,11 @@ pub fn group(model: &Model, findings: &[Finding], window_ns: i128) -> Vec<Incide
     // Union-find over findings: same story root, or roots linked by a connection.
     let n = findings.len();
     let mut parent: Vec<usize> = (0..n).collect();
+    let rule = RootRule::new(model, findings);
     let roots: Vec<Option<ImageId>> = findings
         .iter()
         .map(|f| f.image.filter(|i| model.images.get(i.idx()).is_some()))
-        .map(|i| i.map(|i| story_root(model, i)))
+        .map(|i| i.map(|i| rule.story_root(i)))
         .collect();
     let mut by_root: HashMap<ImageId, usize> = HashMap::default();
     for (i, r) in roots.iter().enumerate() {
@@ -124,11 +240,7 @@ pub fn group(model: &Model, findings: &[Finding], window_ns: i128) -> Vec<Incide
         }
     }
     let mut root_cache: HashMap<ImageId, ImageId> = HashMap::default();
-    let mut root_of = |id: ImageId| {
-        *root_cache
-            .entry(id)
-            .or_insert_with(|| story_root(model, id))
-    };
+    let mut root_of = |id: ImageId| *root_cache.entry(id).or_insert_with(|| rule.story_root(id));
     for c in model.conns.iter() {
         let Some(peer) = c.peer.and_then(|p| model.try_conn(p)) else {
             continue;
@@ -161,7 +273,13 @@ pub fn group(model: &Model, findings: &[Finding], window_ns: i128) -> Vec<Incide
         }
         parts.push(cur);
     }
-    parts.sort_by_key(|p| (findings[p[0]].wall_ns, p[0]));
+    // Most severe first, then earliest.
+    let severity = |p: &Vec<usize>| p.iter().map(|&i| findings[i].rule.severity).max();
+    parts.sort_by(|a, b| {
+        severity(b)
+            .cmp(&severity(a))
+            .then((findings[a[0]].wall_ns, a[0]).cmp(&(findings[b[0]].wall_ns, b[0])))
+    });
     let children = children_of(model);
     // Image -> images at the other end of its connections (loopback peers in the trace).
     let mut peers: HashMap<ImageId, Vec<ImageId>> = HashMap::default();
@@ -287,7 +405,7 @@ fn build(
             .max()
             .unwrap_or(f0.wall_ns),
         root: root
-            .map(|r| describe(model, r))
+            .map(|r| describe(model, shown_root(model, r)))
             .unwrap_or_else(|| "unknown".into()),
         entry,
         findings: sorted,

@@ -162,8 +162,12 @@ pub enum Piece {
 pub struct RuleTest {
     /// Trace path, relative to the rules file's directory.
     pub trace: std::path::PathBuf,
-    /// Findings expected.
-    pub findings: usize,
+    /// Findings expected (any number when absent).
+    pub findings: Option<usize>,
+    /// The processes (`name[pid]`) that must fire, and no others, when given.
+    pub processes: Option<Vec<String>>,
+    /// Rules (ids) that must raise nothing on the trace.
+    pub silent: Vec<String>,
 }
 
 /// A compiled Rewind rule.
@@ -488,13 +492,46 @@ pub fn compile(doc: &Y, source: &str) -> R<Rule> {
                     .ok_or_else(|| ctx("test without trace".into()))?,
                 "trace",
             )?;
-            let findings = tm
-                .get("findings")
-                .and_then(Y::as_u64)
-                .ok_or_else(|| ctx("test needs `findings: N`".into()))?;
+            for k in tm.keys() {
+                let k = as_str(k, "a test key")?;
+                if !["trace", "findings", "processes", "silent"].contains(&k.as_str()) {
+                    return Err(ctx(format!(
+                        "unknown test key {k:?} (trace, findings, processes, silent)"
+                    )));
+                }
+            }
+            let findings = match tm.get("findings") {
+                None => None,
+                Some(v) => Some(
+                    v.as_u64()
+                        .ok_or_else(|| ctx("test `findings:` is a number".into()))?
+                        as usize,
+                ),
+            };
+            let strings = |key: &str| -> R<Option<Vec<String>>> {
+                match tm.get(key) {
+                    None => Ok(None),
+                    Some(Y::Sequence(vs)) => vs
+                        .iter()
+                        .map(|v| as_str(v, key))
+                        .collect::<R<Vec<String>>>()
+                        .map(Some),
+                    Some(_) => Err(ctx(format!("test `{key}:` is a list"))),
+                }
+            };
+            let processes = strings("processes")?;
+            let silent = strings("silent")?.unwrap_or_default();
+            if findings.is_none() && processes.is_none() && silent.is_empty() {
+                return Err(ctx(
+                    "a test needs `findings: N`, `processes: [NAME[PID], ...]` or `silent: [RULE-ID, ...]`"
+                        .into(),
+                ));
+            }
             tests.push(RuleTest {
                 trace: trace.into(),
-                findings: findings as usize,
+                findings,
+                processes,
+                silent,
             });
         }
     }

@@ -271,11 +271,24 @@ impl ProcessGraph {
     /// shared by unrelated processes (`/etc/passwd`, `/usr/bin/bash`). `None` when no
     /// process matches.
     pub fn around(&self, model: &Model, sel: &ProcSel, depth: u32) -> Option<ProcessGraph> {
-        let seeds: BTreeSet<NodeIndex> = model
+        let seeds = model
             .images
             .iter()
             .filter(|i| sel.matches(model, i.id))
-            .filter_map(|i| self.image_node(i.id))
+            .map(|i| i.id);
+        self.around_images(seeds, depth)
+    }
+
+    /// The subgraph within `depth` hops of these images' process nodes (as
+    /// [`ProcessGraph::around`]); `None` when none of them is drawn.
+    pub fn around_images(
+        &self,
+        images: impl IntoIterator<Item = ImageId>,
+        depth: u32,
+    ) -> Option<ProcessGraph> {
+        let seeds: BTreeSet<NodeIndex> = images
+            .into_iter()
+            .filter_map(|i| self.image_node(i))
             .collect();
         if seeds.is_empty() {
             return None;

@@ -7,12 +7,12 @@ pub mod words;
 use crate::model::process::ImageId;
 use crate::model::Model;
 use crate::replay::{Sink, Step};
+use crate::scope::{Matcher, Scope};
 use crate::timefmt;
 use burst::{Burst, Piece};
 use rewind_schema::meta::ClockAnchor;
 use rewind_schema::text::{csv_cell, escape};
 use rewind_schema::RecordType;
-use std::collections::HashMap;
 use std::io::Write;
 use words::{Weight, Words};
 
@@ -30,40 +30,7 @@ pub enum Format {
     Csv,
 }
 
-/// A process selector: a pid (any image that had it) or an exec id.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ProcSel {
-    /// Any image with this pid.
-    Pid(u32),
-    /// The image with this exec id (`tgid@start_ns`).
-    ExecId(String),
-}
-
-impl std::str::FromStr for ProcSel {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        if let Ok(pid) = s.parse::<u32>() {
-            return Ok(ProcSel::Pid(pid));
-        }
-        if s.contains('@') {
-            return Ok(ProcSel::ExecId(s.to_string()));
-        }
-        Err(format!(
-            "{s:?} is neither a pid nor an exec id (PID@START_NS, as printed by `analyzer tree`)"
-        ))
-    }
-}
-
-impl ProcSel {
-    /// Does this image match (not its descendants)?
-    pub fn matches(&self, model: &Model, id: ImageId) -> bool {
-        let img = model.image(id);
-        match self {
-            ProcSel::Pid(p) => img.pid == *p,
-            ProcSel::ExecId(e) => img.exec_id() == *e,
-        }
-    }
-}
+pub use crate::scope::{ProcSel, TimeBound};
 
 /// Event classes for `--type`: record type names, or these families.
 pub const FAMILIES: [(&str, &[&str]); 7] = [
@@ -134,49 +101,11 @@ pub fn parse_types(values: &[String]) -> Result<Vec<RecordType>, String> {
     Ok(out)
 }
 
-/// A time bound: absolute wall-clock ns, or an offset from the first event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TimeBound {
-    /// ns since the Unix epoch.
-    Wall(i128),
-    /// ns after the first event.
-    Offset(u64),
-}
-
-impl std::str::FromStr for TimeBound {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        if let Some(rel) = s.strip_prefix('+') {
-            return crate::timefmt::parse_duration(rel)
-                .map(TimeBound::Offset)
-                .ok_or_else(|| {
-                    format!("bad offset {s:?}: use +DURATION such as +90s, +1.5m, +250ms")
-                });
-        }
-        crate::timefmt::parse_wall(s)
-            .map(TimeBound::Wall)
-            .ok_or_else(|| {
-                format!(
-                    "bad time {s:?}: use RFC 3339 (2026-11-25T18:05:03Z, 2026-11-25T18:05:03.5+01:00) \
-or an offset from the first event (+90s)"
-                )
-            })
-    }
-}
-
 /// What to show.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
-    /// Not before.
-    pub since: Option<TimeBound>,
-    /// Not after.
-    pub until: Option<TimeBound>,
-    /// Only these pids.
-    pub pids: Vec<u32>,
-    /// Only this process and its descendants.
-    pub tree: Option<ProcSel>,
-    /// Only processes in containers whose id starts with this (`host` for none).
-    pub container: Option<String>,
+    /// Time window and processes (shared with every command: [`crate::scope`]).
+    pub scope: Scope,
     /// Only these record types (empty: all).
     pub types: Vec<RecordType>,
     /// Only lines matching.
@@ -185,8 +114,6 @@ pub struct Filter {
     pub all: bool,
     /// Show each process's ancestry.
     pub ancestry: bool,
-    /// Only these images (an incident's), when set.
-    pub images: Option<std::collections::HashSet<ImageId>>,
 }
 
 /// Counts of what the timeline printed and folded.
@@ -220,8 +147,7 @@ pub struct Timeline<W: Write> {
     format: Format,
     filter: Filter,
     anchors: Vec<ClockAnchor>,
-    first_wall: Option<i128>,
-    in_tree: HashMap<ImageId, bool>,
+    matcher: Matcher,
     day: Option<String>,
     /// The payload burst being joined, and its line.
     pending: Option<(Burst, Line)>,
@@ -243,10 +169,9 @@ impl<W: Write> Timeline<W> {
         Timeline {
             out,
             format,
+            matcher: Matcher::new(filter.scope.clone()),
             filter,
             anchors,
-            first_wall: None,
-            in_tree: HashMap::new(),
             day: None,
             pending: None,
             csv_header: false,
@@ -268,82 +193,12 @@ impl<W: Write> Timeline<W> {
         Ok(())
     }
 
-    fn tree_member(&mut self, model: &Model, id: ImageId) -> bool {
-        let Some(sel) = self.filter.tree.clone() else {
-            return true;
-        };
-        let mut path = Vec::new();
-        let mut verdict = false;
-        for img in model.ancestry(id) {
-            if let Some(&v) = self.in_tree.get(&img.id) {
-                verdict = v;
-                break;
-            }
-            path.push(img.id);
-            if sel.matches(model, img.id) {
-                verdict = true;
-                break;
-            }
-        }
-        for p in path {
-            self.in_tree.insert(p, verdict);
-        }
-        verdict
-    }
-
-    fn bound(&self, b: TimeBound) -> i128 {
-        match b {
-            TimeBound::Wall(w) => w,
-            TimeBound::Offset(o) => self.first_wall.unwrap_or(0) + o as i128,
-        }
-    }
-
     fn passes(&mut self, model: &Model, step: &Step) -> bool {
-        let f = &self.filter;
-        if let Some(s) = f.since {
-            if step.wall_ns < self.bound(s) {
-                return false;
-            }
-        }
-        if let Some(u) = self.filter.until {
-            if step.wall_ns > self.bound(u) {
-                return false;
-            }
-        }
-        let f = &self.filter;
         let rtype = step.ev.kind.record_type();
-        if !f.types.is_empty() && !f.types.contains(&rtype) {
+        if !self.filter.types.is_empty() && !self.filter.types.contains(&rtype) {
             return false;
         }
-        // Loss concerns everyone: it passes every process filter.
-        if rtype == RecordType::Loss {
-            return true;
-        }
-        let Some(id) = step.at.image else {
-            return f.pids.is_empty()
-                && f.tree.is_none()
-                && f.container.is_none()
-                && f.images.is_none();
-        };
-        if let Some(set) = &f.images {
-            if !set.contains(&id) {
-                return false;
-            }
-        }
-        let img = model.image(id);
-        if !f.pids.is_empty() && !f.pids.contains(&img.pid) {
-            return false;
-        }
-        if let Some(c) = &f.container {
-            let ok = match &img.container {
-                Some(k) => k.id.starts_with(c.as_str()),
-                None => c == "host",
-            };
-            if !ok {
-                return false;
-            }
-        }
-        self.tree_member(model, id)
+        self.matcher.event(model, step)
     }
 
     fn process_label(&self, model: &Model, id: Option<ImageId>) -> String {
@@ -532,9 +387,7 @@ fn weight_name(w: Weight) -> &'static str {
 
 impl<W: Write> Sink for Timeline<W> {
     fn step(&mut self, model: &Model, step: &Step) -> anyhow::Result<()> {
-        if self.first_wall.is_none() {
-            self.first_wall = Some(step.wall_ns);
-        }
+        self.matcher.first(step.wall_ns);
         if !self.passes(model, step) {
             return Ok(());
         }
