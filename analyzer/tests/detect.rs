@@ -178,6 +178,7 @@ fn bad_rule(body: &str) -> String {
     let out = analyzer(&[
         "detect",
         "-q",
+        "--no-builtin",
         "--rules",
         dir.path().to_str().expect("utf8"),
         "fixtures/reverse-shell.zst",
@@ -295,6 +296,7 @@ fn with_rule(rule: &str, trace: &Path) -> Vec<serde_json::Value> {
         "detect",
         "-q",
         "--json",
+        "--no-builtin",
         "--rules",
         dir.path().to_str().expect("utf8"),
         trace.to_str().expect("utf8"),
@@ -641,7 +643,7 @@ fn incidents_are_ordered_by_severity_then_time() {
         .expect("exec");
     b.finish().expect("finish");
     let (r, p) = (rules.to_str().expect("utf8"), p.to_str().expect("utf8"));
-    let out = ok(&["incidents", "-q", "--rules", r, p]);
+    let out = ok(&["incidents", "-q", "--no-builtin", "--rules", r, p]);
     let heads: Vec<&str> = out.lines().filter(|l| l.starts_with("Incident")).collect();
     assert_eq!(
         heads,
@@ -652,7 +654,16 @@ fn incidents_are_ordered_by_severity_then_time() {
         "{out}"
     );
     // The same numbers everywhere: timeline --incident 1 is the critical one.
-    let one = ok(&["timeline", "-q", "--rules", r, "--incident", "1", p]);
+    let one = ok(&[
+        "timeline",
+        "-q",
+        "--no-builtin",
+        "--rules",
+        r,
+        "--incident",
+        "1",
+        p,
+    ]);
     assert!(
         one.contains("late[400]") && !one.contains("early[300]"),
         "{one}"
@@ -662,6 +673,7 @@ fn incidents_are_ordered_by_severity_then_time() {
     ok(&[
         "report",
         "-q",
+        "--no-builtin",
         "--rules",
         r,
         "-o",

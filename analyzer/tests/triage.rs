@@ -127,7 +127,7 @@ fn rule_tests_assert_processes_and_silent_rules() {
     };
     let run = |body: String| {
         std::fs::write(dir.path().join("r.yml"), body).expect("write");
-        analyzer(&["rules", "test", "--rules", s(dir.path())])
+        analyzer(&["rules", "test", "--no-builtin", "--rules", s(dir.path())])
     };
     let out = run(rules("\"cat[301]\"", "T-NOTHING"));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));

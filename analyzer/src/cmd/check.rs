@@ -151,6 +151,8 @@ pub fn outputs(input: &super::Inputs, only: &Only) -> anyhow::Result<Vec<(String
         // that starts or stops firing on a fixture shows up as a diff.
         let rules = super::detect::RuleArgs {
             rules: None,
+            no_builtin: false,
+            exceptions: None,
             sigma: None,
             min_severity: crate::detect::rule::Severity::Info,
             window: 3_600_000_000_000,

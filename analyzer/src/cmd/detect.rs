@@ -1,6 +1,7 @@
 //! `analyzer detect`: findings of the built-in rules (or a rules directory) and of Sigma
 //! rules, each with the events that prove it.
 
+use crate::detect::exceptions::Exceptions;
 use crate::detect::incident::{self, Incident};
 use crate::detect::rule::{self, Rule, Severity};
 use crate::detect::{Detector, ExternalRules, Finding};
@@ -18,9 +19,17 @@ use std::path::PathBuf;
 /// Which rules to run (shared by detect, incidents, report and timeline --incident).
 #[derive(Debug, Clone, clap::Args)]
 pub struct RuleArgs {
-    /// Rewind rules from this directory (every *.yml inside) instead of the built-in ones.
+    /// Rewind rules from this directory (every *.yml inside), in addition to the
+    /// built-in ones (with --no-builtin: instead of them).
     #[arg(long, value_name = "DIR")]
     pub rules: Option<PathBuf>,
+    /// Leave the built-in rules out (run only --rules DIR and --sigma DIR).
+    #[arg(long)]
+    pub no_builtin: bool,
+    /// Drop the findings this YAML allowlist names (by rule, binary, parent, path,
+    /// uid, container; see analyzer/rules/README.md).
+    #[arg(long, value_name = "FILE")]
+    pub exceptions: Option<PathBuf>,
     /// Also evaluate the Sigma rules in this directory (Linux process_creation,
     /// file_event, network_connection); rules that cannot be evaluated are listed.
     #[arg(long, value_name = "DIR")]
@@ -61,19 +70,40 @@ pub struct Args {
     pub quiet: bool,
 }
 
-/// The rules `args` name: a directory's, or the built-in ones.
+/// The rules `args` name: the built-in ones (unless --no-builtin), then a directory's.
 pub fn load_rules(args: &RuleArgs) -> anyhow::Result<Vec<Rule>> {
-    let rules = match &args.rules {
-        Some(dir) => rule::load_dir(dir).map_err(anyhow::Error::msg)?,
-        None => rule::builtin().map_err(anyhow::Error::msg)?,
-    };
-    let mut seen = std::collections::HashSet::new();
+    let mut rules = Vec::new();
+    if !args.no_builtin {
+        rules = rule::builtin().map_err(anyhow::Error::msg)?;
+    }
+    if let Some(dir) = &args.rules {
+        rules.extend(rule::load_dir(dir).map_err(anyhow::Error::msg)?);
+    }
+    let mut seen = std::collections::HashMap::new();
     for r in &rules {
-        if !seen.insert(r.meta.id.clone()) {
-            anyhow::bail!("rule id {} is defined twice ({})", r.meta.id, r.meta.source);
+        if let Some(first) = seen.insert(r.meta.id.clone(), r.meta.source.clone()) {
+            anyhow::bail!(
+                "rule id {} is defined twice ({} and {}){}",
+                r.meta.id,
+                first,
+                r.meta.source,
+                if first.starts_with("built-in:") {
+                    "; --no-builtin runs your rules instead of the built-in ones"
+                } else {
+                    ""
+                }
+            );
         }
     }
     Ok(rules)
+}
+
+/// The exceptions file `args` names, if any.
+pub fn load_exceptions(args: &RuleArgs) -> anyhow::Result<Exceptions> {
+    match &args.exceptions {
+        Some(p) => Exceptions::load(p).map_err(anyhow::Error::msg),
+        None => Ok(Exceptions::default()),
+    }
 }
 
 /// The Sigma rules `args` name, with those that cannot be evaluated reported on stderr.
@@ -112,6 +142,8 @@ pub struct Detection {
     pub stats: ReplayStats,
     /// The first event's time.
     pub first_wall: Option<i128>,
+    /// Findings the exceptions dropped.
+    pub suppressed: usize,
 }
 
 /// Which findings `scope` keeps (by index): those of its processes, at least partly in
@@ -190,7 +222,8 @@ pub fn detect_with(
     let rules = load_rules(args)?;
     let sigma = load_sigma(args)?;
     let anchors = set.recordings.iter().map(|r| r.anchor).collect();
-    let mut det = Detector::new(rules, sigma, anchors);
+    let exceptions = load_exceptions(args)?;
+    let mut det = Detector::new(rules, sigma, anchors).with_exceptions(exceptions);
     let mut both = Both {
         det: &mut det,
         extra,
@@ -205,6 +238,10 @@ pub fn detect_with(
         },
     )?;
     let first_wall = both.first;
+    let suppressed = det.suppressed(args.min_severity);
+    if args.exceptions.is_some() {
+        eprintln!("analyzer: note: {suppressed} findings suppressed by exceptions");
+    }
     let findings: Vec<Finding> = det
         .into_findings()
         .into_iter()
@@ -217,6 +254,7 @@ pub fn detect_with(
         incidents,
         stats,
         first_wall,
+        suppressed,
     })
 }
 
@@ -270,9 +308,50 @@ pub fn sev_tag(s: Severity) -> String {
     format!("{:<8}", s.name().to_ascii_uppercase())
 }
 
-/// The findings as text: one block per finding with its evidence.
+/// The binary a finding's process ran (for collapsing repeats).
+fn binary_of(d: &Detection, f: &Finding) -> String {
+    f.image
+        .and_then(|i| d.model.images.get(i.idx()))
+        .map(|i| String::from_utf8_lossy(i.exe.as_bytes()).into_owned())
+        .unwrap_or_default()
+}
+
+/// Low-value findings (info, low) of one rule and one binary collapse into the first of
+/// them: for each finding, `None` when it was folded into an earlier one, else the
+/// findings folded into it (their indexes).
+fn collapse(d: &Detection) -> Vec<Option<Vec<usize>>> {
+    let mut first: std::collections::HashMap<(&str, String), usize> = Default::default();
+    let mut out: Vec<Option<Vec<usize>>> = Vec::with_capacity(d.findings.len());
+    for (k, f) in d.findings.iter().enumerate() {
+        if f.rule.severity > Severity::Low {
+            out.push(Some(Vec::new()));
+            continue;
+        }
+        match first.entry((f.rule.id.as_str(), binary_of(d, f))) {
+            std::collections::hash_map::Entry::Occupied(e) => {
+                if let Some(v) = out[*e.get()].as_mut() {
+                    v.push(k);
+                }
+                out.push(None);
+            }
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(k);
+                out.push(Some(Vec::new()));
+            }
+        }
+    }
+    out
+}
+
+/// Processes named in a collapsed line, at most.
+const COLLAPSED_NAMES: usize = 5;
+
+/// The findings as text: one block per finding with its evidence; repeated low-value
+/// findings (same rule, same binary) once, with a count.
 pub fn write_findings(out: &mut impl Write, d: &Detection) -> std::io::Result<()> {
-    for f in &d.findings {
+    let folds = collapse(d);
+    for (f, fold) in d.findings.iter().zip(&folds) {
+        let Some(fold) = fold else { continue };
         writeln!(
             out,
             "{}  {} {}  {}  [{}]",
@@ -301,6 +380,27 @@ pub fn write_findings(out: &mut impl Write, d: &Detection) -> std::io::Result<()
                 escape(&e.text)
             )?;
         }
+        if !fold.is_empty() {
+            let names: Vec<String> = fold
+                .iter()
+                .take(COLLAPSED_NAMES)
+                .map(|&k| escape(&d.findings[k].process).to_string())
+                .collect();
+            let more = if fold.len() > COLLAPSED_NAMES {
+                ", ..."
+            } else {
+                ""
+            };
+            let last = fold.iter().map(|&k| d.findings[k].last_wall_ns).max();
+            writeln!(
+                out,
+                "    + {} more of this rule by {} (last {}): {}{more}",
+                fold.len(),
+                escape(&binary_of(d, f)),
+                timefmt::wall(last.unwrap_or(f.last_wall_ns)),
+                names.join(", ")
+            )?;
+        }
     }
     let counts = crate::detect::by_severity(&d.findings)
         .iter()
@@ -313,9 +413,14 @@ pub fn write_findings(out: &mut impl Write, d: &Detection) -> std::io::Result<()
     } else {
         String::new()
     };
+    let suppressed = if d.suppressed > 0 {
+        format!("; {} findings suppressed by exceptions", d.suppressed)
+    } else {
+        String::new()
+    };
     writeln!(
         out,
-        "-- {} findings{} in {} incidents{loss} --",
+        "-- {} findings{} in {} incidents{suppressed}{loss} --",
         d.findings.len(),
         if counts.is_empty() {
             String::new()

@@ -6,6 +6,7 @@
 //! stands at that event, and keeps only findings and the partial matches of sequence
 //! rules, so detection streams like the timeline does.
 
+pub mod exceptions;
 pub mod fact;
 pub mod incident;
 pub mod rule;
@@ -113,6 +114,9 @@ pub struct Detector {
     hits: Vec<usize>,
     /// Partial matches dropped because a rule had too many open.
     pub dropped_partials: u64,
+    exceptions: exceptions::Exceptions,
+    /// Keys of the findings the exceptions dropped (one per rule and process, as findings).
+    suppressed: HashMap<(usize, Option<(u16, u32)>), Severity>,
 }
 
 fn label_of(model: &Model, id: Option<ImageId>) -> (String, String) {
@@ -157,7 +161,24 @@ impl Detector {
             seq: 0,
             hits: Vec::new(),
             dropped_partials: 0,
+            exceptions: exceptions::Exceptions::default(),
+            suppressed: Default::default(),
         }
+    }
+
+    /// Drops the matches these exceptions name, built-in and external rules alike.
+    pub fn with_exceptions(mut self, ex: exceptions::Exceptions) -> Self {
+        self.exceptions = ex;
+        self
+    }
+
+    /// How many findings (rule and process) of at least severity `min` the exceptions
+    /// dropped that were not otherwise reported.
+    pub fn suppressed(&self, min: Severity) -> usize {
+        self.suppressed
+            .iter()
+            .filter(|(k, s)| **s >= min && !self.index.contains_key(*k))
+            .count()
     }
 
     /// The findings, in a total order: time of first match, then rule id, then process.
@@ -201,6 +222,10 @@ impl Detector {
         evidence: Vec<Evidence>,
     ) {
         let key = finding_key(key_rule, per_process, model, step);
+        if !self.exceptions.is_empty() && self.exceptions.drops(&meta.id, &Fact { model, step }) {
+            self.suppressed.insert(key, meta.severity);
+            return;
+        }
         if let Some(&i) = self.index.get(&key) {
             let f = &mut self.findings[i];
             f.count += 1;
@@ -243,7 +268,9 @@ impl Detector {
                     let key = finding_key(ri, rule.per_process, model, step);
                     if let Some(&i) = self.index.get(&key) {
                         let f = &mut self.findings[i];
-                        if f.evidence.len() >= MAX_EVIDENCE {
+                        if f.evidence.len() >= MAX_EVIDENCE
+                            && !self.exceptions.drops(&rule.meta.id, &fact)
+                        {
                             f.count += 1;
                             f.last_wall_ns = step.wall_ns;
                             return;
