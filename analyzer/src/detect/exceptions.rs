@@ -159,7 +159,7 @@ impl Exceptions {
             }
         }
         if let Some(uid) = e.uid {
-            if !img.is_some_and(|i| i.creds.uid == uid) {
+            if img.is_none_or(|i| i.creds.uid != uid) {
                 return false;
             }
         }
