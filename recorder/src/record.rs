@@ -511,21 +511,23 @@ async fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
 /// kernel flags the enforcement record that tripped it).
 fn rate_trip_notice(data: &[u8], policy: Option<&Policy>) {
     use rewind_schema::wire::enforce::ENFORCE_RATE_TRIPPED;
-    if data.len() < 40 || u16::from_le_bytes([data[0], data[1]]) != 0x0601 {
+    use rewind_schema::wire::{Enforce, Layout, RecordHeader};
+    use rewind_schema::RecordType;
+    // Only enforcement records are decoded: one compare per record on the drain path.
+    if RecordHeader::parse(data).map(|h| h.rtype) != Some(RecordType::Enforce as u16) {
         return;
     }
-    let flags = u16::from_le_bytes([data[26], data[27]]);
-    if flags & ENFORCE_RATE_TRIPPED == 0 {
+    let Ok(e) = Enforce::decode(data) else { return };
+    if e.flags & ENFORCE_RATE_TRIPPED == 0 {
         return;
     }
-    let rule = u32::from_le_bytes([data[28], data[29], data[30], data[31]]);
     let (id, limit) = policy
         .and_then(|p| {
             p.rules
-                .get(rule as usize)
+                .get(e.rule as usize)
                 .map(|r| (r.id.clone(), p.kill_rate_limit))
         })
-        .unwrap_or_else(|| (format!("#{rule}"), 0));
+        .unwrap_or_else(|| (format!("#{}", e.rule), 0));
     eprintln!(
         "recorder: rule {id} acted more than {limit} times in a second: switched to monitor \
          (its later matches are recorded, not enforced)"
