@@ -357,3 +357,61 @@ fn several_hosts_keep_host_local_things_apart() {
         .count();
     assert_eq!(droppers, 2);
 }
+
+/// `--around` does not walk through failed attempts: two unrelated processes that both
+/// failed to reach the same unix socket are not one another's neighbourhood.
+#[test]
+fn around_does_not_walk_through_failed_attempts() {
+    use rewind_schema::builder::TraceBuilder;
+    use rewind_schema::wire::{self, ByteString, Sock};
+    use rewind_schema::EventKind;
+    const MS: u64 = 1_000_000;
+    let dir = tempfile::tempdir().expect("tmp");
+    let p = dir.path().join("t.zst");
+    let mut b = TraceBuilder::new(&p)
+        .existing(1, 0, "/sbin/init", &["/sbin/init"], 0)
+        .existing(100, 1, "/usr/sbin/svc-a", &["svc-a"], 0)
+        .existing(200, 1, "/usr/sbin/svc-b", &["svc-b"], 0)
+        .create()
+        .expect("create");
+    let t = b.start_ns() + 1000 * MS;
+    let sock = |cookie: u64| {
+        EventKind::Connect(wire::Connect {
+            sock: Sock {
+                cookie,
+                family: 1,
+                sock_type: 1,
+                ..Default::default()
+            },
+            ret: -2,
+            path: ByteString::from("/run/missing.sock"),
+        })
+    };
+    for (i, (ppid, pid, exe)) in [(100, 70, "/usr/bin/alpha"), (200, 80, "/usr/bin/beta")]
+        .into_iter()
+        .enumerate()
+    {
+        let at = t + 10 * MS * i as u64;
+        b.fork(at, ppid, pid).expect("fork");
+        b.exec(at + MS, pid, ppid, exe, &[exe]).expect("exec");
+        b.event(at + 2 * MS, pid, sock(pid as u64))
+            .expect("connect");
+    }
+    b.finish().expect("finish");
+    let trace = p.to_str().expect("utf8");
+    // alpha -> the socket -> beta is 2 hops; through their parents and init it is 4
+    let full = graph_json(&[trace]);
+    assert!(
+        nodes(&full)
+            .iter()
+            .any(|n| n["label"].as_str() == Some("/run/missing.sock")),
+        "{full}"
+    );
+    let g = graph_json(&["--around", "70", "--depth", "2", trace]);
+    let labels: Vec<String> = nodes(&g)
+        .iter()
+        .map(|n| n["label"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(labels.iter().any(|l| l.contains("alpha")), "{labels:?}");
+    assert!(!labels.iter().any(|l| l.contains("beta")), "{labels:?}");
+}

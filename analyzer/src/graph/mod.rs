@@ -303,7 +303,21 @@ impl ProcessGraph {
             if d > 0 && matches!(kind, NodeKind::File | NodeKind::Executable) {
                 continue;
             }
-            for m in self.graph.neighbors_undirected(n) {
+            // Not through an edge of failed attempts only: every process that tried the
+            // absent nscd socket (or a closed port) would otherwise be one hop from the next.
+            let edges = self
+                .graph
+                .edges_directed(n, petgraph::Direction::Outgoing)
+                .map(|e| (e.target(), e.weight()))
+                .chain(
+                    self.graph
+                        .edges_directed(n, petgraph::Direction::Incoming)
+                        .map(|e| (e.source(), e.weight())),
+                );
+            for (m, e) in edges {
+                if e.count > 0 && e.failed >= e.count {
+                    continue;
+                }
                 if keep.insert(m) {
                     queue.push_back((m, d + 1));
                 }
