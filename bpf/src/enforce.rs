@@ -5,7 +5,7 @@
 //! policy stays loaded.
 
 use crate::enforce_skel::{EnforceSkel, EnforceSkelBuilder, OpenEnforceSkel};
-use crate::loader::{LoadError, Loaded};
+use crate::loader::{lb, LoadError, Loaded};
 use libbpf_rs::skel::{OpenSkel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags};
 use std::mem::MaybeUninit;
@@ -268,11 +268,6 @@ pub fn cgroup2_root() -> Result<PathBuf, LoadError> {
         reason: e.to_string(),
     })?;
     Ok(dir.to_path_buf())
-}
-
-fn lb(what: impl Into<String>) -> impl FnOnce(libbpf_rs::Error) -> LoadError {
-    let what = what.into();
-    move |source| LoadError::Libbpf { what, source }
 }
 
 /// The enforcement programs, loaded and attached. Dropping it detaches everything.

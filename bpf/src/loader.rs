@@ -43,7 +43,7 @@ pub enum LoadError {
     },
 }
 
-fn lb(what: impl Into<String>) -> impl FnOnce(libbpf_rs::Error) -> LoadError {
+pub(crate) fn lb(what: impl Into<String>) -> impl FnOnce(libbpf_rs::Error) -> LoadError {
     let what = what.into();
     move |source| LoadError::Libbpf { what, source }
 }

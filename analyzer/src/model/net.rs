@@ -64,13 +64,7 @@ pub struct Settled {
 impl Settled {
     /// The outcome it decides.
     pub fn outcome(&self) -> Outcome {
-        if self.established {
-            Outcome::Connected
-        } else if self.err == 0 {
-            Outcome::Abandoned
-        } else {
-            Outcome::from_errno(self.err)
-        }
+        Outcome::settled(self.established, self.err)
     }
 }
 
@@ -95,6 +89,18 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// From the kernel's `conn_result`: established, or closed with this socket error
+    /// (0: closed by the application before the handshake ended).
+    pub fn settled(established: bool, err: i32) -> Self {
+        if established {
+            Outcome::Connected
+        } else if err == 0 {
+            Outcome::Abandoned
+        } else {
+            Outcome::from_errno(err)
+        }
+    }
+
     /// From a positive errno.
     pub fn from_errno(e: i32) -> Self {
         match e {

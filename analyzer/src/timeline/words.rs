@@ -450,13 +450,7 @@ pub fn words(model: &Model, step: &Step, anchor: &ClockAnchor) -> Option<Words> 
             } else {
                 String::new()
             };
-            let outcome = crate::model::net::Settled {
-                ns: 0,
-                established: r.established(),
-                err: r.err,
-                after_ns: r.duration_ns,
-            }
-            .outcome();
+            let outcome = crate::model::net::Outcome::settled(r.established(), r.err);
             // A connect that returned 0 or an error already said how it went.
             let said = conn.is_none_or(|c| c.ret != -115);
             let weight = if said { Weight::Routine } else { Weight::Net };
